@@ -1,0 +1,192 @@
+/**
+ * The relay's configuration file (relay.config.yaml or .json), as one zod
+ * schema. The JSON Schema for editors is generated from this same schema
+ * (scripts/write-config-schema.ts), and docs/CONFIG.md documents each field.
+ */
+import { z } from 'zod';
+import { SEVERITIES } from '../event/types.ts';
+import { duration } from './duration.ts';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Where a secret comes from. Secrets never appear in the config file itself. */
+export const secretRefSchema = z.union([
+  z
+    .object({
+      env: z.string().regex(ENV_NAME, 'must be an environment variable name such as FLOWTRIQ_WEBHOOK_SECRET'),
+      optional: z.boolean().default(false).describe('Skip silently when the variable is unset.'),
+    })
+    .strict()
+    .describe('Read the secret from an environment variable.'),
+  z
+    .object({
+      sst: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an SST secret name such as FlowtriqWebhookSecret'),
+      optional: z.boolean().default(false),
+    })
+    .strict()
+    .describe('Read the secret from a linked SST secret (AWS deployments).'),
+]);
+export type SecretRef = z.infer<typeof secretRefSchema>;
+
+const integrationId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use 1–63 lower-case letters, digits, "-" or "_", starting with a letter or digit');
+
+export const matchSchema = z
+  .object({
+    nodes: z
+      .array(z.union([z.string().min(1), z.number().int()]))
+      .min(1, 'list at least one node name or id, or leave "nodes" out to match every node')
+      .optional()
+      .describe('Node names or ids this integration acts for; all nodes when absent.'),
+    minSeverity: z
+      .enum(SEVERITIES, { error: `must be one of ${SEVERITIES.join(', ')}` })
+      .optional()
+      .describe('Act only on incidents at or above this severity.'),
+    families: z
+      .array(z.string().min(1))
+      .min(1, 'list at least one attack family, or leave "families" out to match every family')
+      .optional()
+      .describe('Attack families (e.g. udp_flood) this integration acts on; all when absent.'),
+  })
+  .strict();
+export type MatchRules = z.infer<typeof matchSchema>;
+
+const common = {
+  id: integrationId.describe('Unique id; appears in logs, state and `relay status`.'),
+  enabled: z.boolean().default(true),
+  match: matchSchema.prefault({}),
+  ttl: duration({ min: '1m', max: '30d' })
+    .prefault('1h')
+    .describe('Longest a block may live even if attack_end never comes.'),
+};
+
+export const dryRunIntegrationSchema = z
+  .object({
+    ...common,
+    type: z.literal('dry-run'),
+    options: z
+      .object({
+        kind: z
+          .enum(['blocklist', 'switch'])
+          .default('blocklist')
+          .describe('Behave as a blocklist (per-IP) or a switch (activation) target.'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .describe('Logs exactly what it would do and changes nothing.');
+
+export const webhookIntegrationSchema = z
+  .object({
+    ...common,
+    type: z.literal('webhook'),
+    options: z
+      .object({
+        url: z
+          .url({ protocol: /^https?$/, error: 'must be an absolute https:// URL' })
+          .describe('Where block/unblock events are POSTed.'),
+        allowInsecureHttp: z
+          .boolean()
+          .default(false)
+          .describe('Permit an http:// URL (loopback testing only).'),
+        timeout: duration({ min: '100ms', max: '60s' }).prefault('10s'),
+        maxAttempts: z.number().int().min(1).max(10).default(4),
+        caFile: z.string().min(1).optional().describe('PEM CA bundle to trust for this URL.'),
+      })
+      .strict()
+      .refine((o) => o.allowInsecureHttp || o.url.startsWith('https://'), {
+        message: 'must be https://; set allowInsecureHttp: true only for loopback testing',
+        path: ['url'],
+      }),
+    secrets: z
+      .object({ signingSecret: secretRefSchema.describe('HMAC key for X-Relay-Signature.') })
+      .strict(),
+  })
+  .strict()
+  .describe('POSTs signed JSON block/unblock events to any HTTPS URL.');
+
+export const integrationSchema = z.discriminatedUnion('type', [dryRunIntegrationSchema, webhookIntegrationSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union' ? 'unknown integration type; use one of: dry-run, webhook' : undefined,
+});
+export type IntegrationConfig = z.infer<typeof integrationSchema>;
+
+export const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    server: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8787),
+      })
+      .strict()
+      .prefault({}),
+    webhook: z
+      .object({
+        secrets: z
+          .array(secretRefSchema)
+          .min(1, 'configure at least one webhook secret')
+          .max(2, 'at most two secrets (current and next, for rotation)')
+          .default([{ env: 'FLOWTRIQ_WEBHOOK_SECRET', optional: false }]),
+        replayWindow: duration({ min: '30s', max: '1h' })
+          .prefault('5m')
+          .describe('Reject start/update events whose signed timestamp is further than this from now.'),
+      })
+      .strict()
+      .prefault({}),
+    flowtriq: z
+      .object({
+        apiToken: secretRefSchema.optional().describe('Deploy token used to fetch source IPs of incidents.'),
+        baseUrl: z.url({ protocol: /^https?$/ }).default('https://flowtriq.com/api/v1'),
+        timeout: duration({ min: '100ms', max: '60s' }).prefault('5s'),
+      })
+      .strict()
+      .prefault({}),
+    blocking: z
+      .object({
+        minConfidence: z.number().min(0).max(100).default(80),
+        acceptUnscored: z
+          .boolean()
+          .default(true)
+          .describe('Block sources that carry no confidence score (flow-based detection).'),
+        maxIpsPerIncident: z.number().int().min(1).max(100_000).default(1000),
+        neverBlock: z.array(z.string().min(1)).default([]).describe('Extra CIDRs or addresses never to block.'),
+        protectNodeSubnet: z
+          .boolean()
+          .default(false)
+          .describe("Also never block the node's /24 (IPv4) or /64 (IPv6)."),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({ path: z.string().min(1).default('.relay/relay.db') })
+      .strict()
+      .prefault({}),
+    sweeper: z
+      .object({ interval: duration({ min: '1s', max: '1h' }).prefault('30s') })
+      .strict()
+      .prefault({}),
+    retention: duration({ min: '1h', max: '365d' }).prefault('7d').describe('How long settled records are kept.'),
+    integrations: z.array(integrationSchema).default([]),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.integrations.forEach((integration, index) => {
+      const first = seen.get(integration.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['integrations', index, 'id'],
+          message: `duplicate id "${integration.id}" (also used by integrations[${first}]); give each integration its own id`,
+        });
+      } else {
+        seen.set(integration.id, index);
+      }
+    });
+  });
+
+export type RelayConfig = z.infer<typeof configSchema>;
+export type RelayConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,67 @@
+/**
+ * The two kinds of mitigation target.
+ *
+ * - blocklist: add IPs, remove IPs (pfSense alias, RouterOS address-list,
+ *   CrowdSec decisions, the outbound webhook, dry-run, ...).
+ * - switch: activate (returning a snapshot of the original state) and
+ *   deactivate by restoring that snapshot (scrubbing, firewall lockdown).
+ *
+ * Providers are called only by the reconciler, one batch at a time per
+ * integration, and only with addresses that passed the never-block guard.
+ * They must be idempotent: adding a present IP or removing an absent one
+ * succeeds.
+ */
+import type { Logger } from '../log/types.ts';
+
+export interface ProviderContext {
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+export interface BlockEntry {
+  ip: string;
+  /** The provider's reference, when it returned one on add. */
+  ref?: string;
+  /** Epoch ms after which the relay will remove it (for device-side timeouts). */
+  expiresAt: number;
+  /** Incident uuids holding it, for providers that report context. */
+  incidents: string[];
+}
+
+export type EntryResult =
+  | { ip: string; ok: true; ref?: string }
+  | { ip: string; ok: false; error: string };
+
+export interface HealthResult {
+  ok: boolean;
+  /** Human-readable, no secrets. */
+  detail: string;
+}
+
+export interface BlocklistProvider {
+  readonly kind: 'blocklist';
+  readonly id: string;
+  readonly type: string;
+  /** Largest batch the reconciler should pass to one add/remove call. */
+  readonly maxBatch: number;
+  /** One result per entry. Throw ProviderError when the whole batch failed. */
+  add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;
+  remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;
+  healthCheck(ctx: ProviderContext): Promise<HealthResult>;
+}
+
+export interface SwitchContext extends ProviderContext {
+  incidents: string[];
+}
+
+export interface SwitchProvider {
+  readonly kind: 'switch';
+  readonly id: string;
+  readonly type: string;
+  /** Turns mitigation on; returns what deactivate needs to restore the original state. */
+  activate(ctx: SwitchContext): Promise<{ snapshot: unknown }>;
+  deactivate(snapshot: unknown, ctx: SwitchContext): Promise<void>;
+  healthCheck(ctx: ProviderContext): Promise<HealthResult>;
+}
+
+export type Provider = BlocklistProvider | SwitchProvider;
