@@ -161,7 +161,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     storage: z
-      .object({ path: z.string().min(1).default('.relay/relay.db') })
+      .object({
+        dir: z
+          .string()
+          .min(1)
+          .default('.relay')
+          .describe('One-box mode: directory for the SQLite state and queue databases.'),
+      })
       .strict()
       .prefault({}),
     sweeper: z

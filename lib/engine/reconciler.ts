@@ -1,0 +1,291 @@
+/**
+ * The only code that calls providers. For one integration at a time, under
+ * that integration's lease (so writes to one device are serialised across
+ * workers, the sweeper and processes), it reads the due blocks, plans, calls
+ * the provider in batches and records every outcome.
+ */
+import { randomUUID } from 'node:crypto';
+import { describeError } from '../errors.ts';
+import type { Logger } from '../log/types.ts';
+import { completeAdd, completeRemove, planReconcile, rebaseFacts, type OpOutcome } from '../planner/plan-reconcile.ts';
+import { ProviderError } from '../providers/errors.ts';
+import type { BlockEntry, BlocklistProvider, EntryResult, SwitchProvider } from '../providers/types.ts';
+import type { BlockCompletion, BlockRecord } from '../state/types.ts';
+import type { EngineDeps } from './types.ts';
+
+export interface ReconcilerOptions {
+  /** Identifies this process in leases. */
+  owner?: string;
+  /** How long a lease lasts unless renewed; must exceed opTimeoutMs. */
+  leaseMs?: number;
+  /** Deadline of one provider call. */
+  opTimeoutMs?: number;
+  /** Most blocks read per round. */
+  batchLimit?: number;
+  /** Rounds per lease before yielding. */
+  maxRounds?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ReconcileSummary {
+  integration: string;
+  /** Another holder kept the lease for the whole wait. */
+  busy: boolean;
+  /** Blocks are due but the integration is no longer configured. */
+  orphaned: boolean;
+  added: number;
+  removed: number;
+  failed: number;
+  conflicts: number;
+  rounds: number;
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class Reconciler {
+  readonly #deps: EngineDeps;
+  readonly #owner: string;
+  readonly #leaseMs: number;
+  readonly #opTimeoutMs: number;
+  readonly #batchLimit: number;
+  readonly #maxRounds: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  constructor(deps: EngineDeps, options: ReconcilerOptions = {}) {
+    this.#deps = deps;
+    this.#owner = options.owner ?? `relay-${randomUUID()}`;
+    this.#opTimeoutMs = options.opTimeoutMs ?? 60_000;
+    this.#leaseMs = options.leaseMs ?? this.#opTimeoutMs * 2;
+    this.#batchLimit = options.batchLimit ?? 2_000;
+    this.#maxRounds = options.maxRounds ?? 10;
+    this.#sleep = options.sleep ?? delay;
+  }
+
+  /**
+   * Brings the integration's due blocks to their wanted state. Waits up to
+   * `waitMs` for the lease when another reconciler holds it; after releasing,
+   * looks once more so that an intent recorded while it held the lease is not
+   * left for the sweeper.
+   */
+  async reconcile(integration: string, options: { waitMs?: number } = {}): Promise<ReconcileSummary> {
+    const { store, now } = this.#deps;
+    const summary: ReconcileSummary = {
+      integration,
+      busy: false,
+      orphaned: false,
+      added: 0,
+      removed: 0,
+      failed: 0,
+      conflicts: 0,
+      rounds: 0,
+    };
+    const provider = this.#deps.providers.get(integration);
+    if (!provider) {
+      const due = await store.dueBlocks(integration, now(), 1);
+      if (due.length > 0) {
+        summary.orphaned = true;
+        this.#deps.logger.error('integration has due blocks but is not configured', {
+          integration,
+          fix: 'restore the integration in the config so the relay can remove what it added',
+        });
+      }
+      return summary;
+    }
+    const lease = `reconcile#${integration}`;
+    const deadline = now() + (options.waitMs ?? 0);
+    for (let pass = 0; pass < 5; pass += 1) {
+      while (!(await store.acquireLease(lease, this.#owner, now(), this.#leaseMs))) {
+        if (now() >= deadline) {
+          summary.busy = true;
+          return summary;
+        }
+        await this.#sleep(25);
+      }
+      try {
+        await this.#rounds(provider, lease, summary);
+      } finally {
+        await store.releaseLease(lease, this.#owner);
+      }
+      const more = await store.dueBlocks(integration, now(), 1);
+      if (more.length === 0) break;
+    }
+    summary.busy = false;
+    return summary;
+  }
+
+  async #rounds(provider: BlocklistProvider | SwitchProvider, lease: string, summary: ReconcileSummary) {
+    const { store, now } = this.#deps;
+    for (let round = 0; round < this.#maxRounds; round += 1) {
+      const due = await store.dueBlocks(provider.id, now(), this.#batchLimit);
+      if (due.length === 0) return;
+      summary.rounds += 1;
+      const plan = planReconcile(due, now());
+      const completions: BlockCompletion[] = [...plan.settle];
+      if (provider.kind === 'blocklist') {
+        await this.#blocklist(provider, lease, plan.add, 'add', completions, summary);
+        await this.#blocklist(provider, lease, plan.remove, 'remove', completions, summary);
+      } else {
+        await this.#switch(provider, lease, plan.add, plan.remove, completions, summary);
+      }
+      await this.#complete(completions, summary);
+      if (plan.add.length === 0 && plan.remove.length === 0 && summary.conflicts === 0) return;
+    }
+  }
+
+  async #blocklist(
+    provider: BlocklistProvider,
+    lease: string,
+    blocks: BlockRecord[],
+    op: 'add' | 'remove',
+    completions: BlockCompletion[],
+    summary: ReconcileSummary,
+  ) {
+    const { logger, now } = this.#deps;
+    const size = Math.max(1, provider.maxBatch);
+    for (let start = 0; start < blocks.length; start += size) {
+      const chunk = blocks.slice(start, start + size);
+      await this.#renew(lease);
+      const entries: BlockEntry[] = chunk.map((block) => {
+        const entry: BlockEntry = { ip: block.key, expiresAt: block.expiresAt, incidents: block.holders };
+        if (block.ref !== undefined) entry.ref = block.ref;
+        return entry;
+      });
+      const started = now();
+      const outcomes = await this.#call(() =>
+        op === 'add' ? provider.add(entries, this.#ctx(logger)) : provider.remove(entries, this.#ctx(logger)),
+      );
+      const latencyMs = now() - started;
+      const byIp = new Map<string, EntryResult>();
+      if (Array.isArray(outcomes)) for (const result of outcomes) byIp.set(result.ip, result);
+      let ok = 0;
+      const errors: string[] = [];
+      for (const block of chunk) {
+        const outcome = toOutcome(outcomes, byIp.get(block.key));
+        if (outcome.ok) ok += 1;
+        else errors.push(outcome.error);
+        completions.push(op === 'add' ? completeAdd(block, outcome, now()) : completeRemove(block, outcome, now()));
+      }
+      if (op === 'add') summary.added += ok;
+      else summary.removed += ok;
+      summary.failed += chunk.length - ok;
+      const line = {
+        integration: provider.id,
+        action: op,
+        incidents: unique(chunk.flatMap((block) => block.holders)).slice(0, 20),
+        ipCount: chunk.length,
+        succeeded: ok,
+        failed: chunk.length - ok,
+        outcome: ok === chunk.length ? 'ok' : ok === 0 ? 'failed' : 'partial',
+        latencyMs,
+        ...(errors.length > 0 ? { firstError: errors[0] } : {}),
+      };
+      if (ok === chunk.length) logger.info(`block ${op}`, line);
+      else logger.warn(`block ${op}`, line);
+      await this.#deps.checkpoint?.('after-provider');
+    }
+  }
+
+  async #switch(
+    provider: SwitchProvider,
+    lease: string,
+    activate: BlockRecord[],
+    deactivate: BlockRecord[],
+    completions: BlockCompletion[],
+    summary: ReconcileSummary,
+  ) {
+    const { logger, now } = this.#deps;
+    for (const [op, blocks] of [['activate', activate], ['deactivate', deactivate]] as const) {
+      for (const block of blocks) {
+        await this.#renew(lease);
+        const ctx = { ...this.#ctx(logger), incidents: block.holders };
+        const started = now();
+        let outcome: OpOutcome;
+        try {
+          if (op === 'activate') {
+            const { snapshot } = await provider.activate(ctx);
+            outcome = { ok: true, snapshot };
+          } else {
+            await provider.deactivate(block.snapshot, ctx);
+            outcome = { ok: true };
+          }
+        } catch (error) {
+          outcome = failure(error);
+        }
+        const completion = op === 'activate' ? completeAdd(block, outcome, now()) : completeRemove(block, outcome, now());
+        completions.push(completion);
+        if (outcome.ok) {
+          if (op === 'activate') summary.added += 1;
+          else summary.removed += 1;
+        } else {
+          summary.failed += 1;
+        }
+        const line = {
+          integration: provider.id,
+          action: op,
+          incidents: block.holders.slice(0, 20),
+          outcome: outcome.ok ? 'ok' : 'failed',
+          latencyMs: now() - started,
+          ...(outcome.ok ? {} : { error: outcome.error }),
+        };
+        if (outcome.ok) logger.info(`switch ${op}`, line);
+        else logger.warn(`switch ${op}`, line);
+        await this.#deps.checkpoint?.('after-provider');
+      }
+    }
+  }
+
+  async #complete(completions: BlockCompletion[], summary: ReconcileSummary) {
+    const { store, now } = this.#deps;
+    if (completions.length === 0) return;
+    let pending = completions;
+    for (let attempt = 0; attempt < 5 && pending.length > 0; attempt += 1) {
+      const { conflicts } = await store.complete(pending, now());
+      if (conflicts.length === 0) return;
+      summary.conflicts += conflicts.length;
+      const lost = new Map(pending.map((c) => [`${c.integration}\u0000${c.key}`, c]));
+      const fresh = await store.getBlocks(conflicts);
+      // Only completions that learned something about the device need re-basing.
+      pending = fresh
+        .map((block) => ({ block, lost: lost.get(`${block.integration}\u0000${block.key}`) }))
+        .filter((item): item is { block: BlockRecord; lost: BlockCompletion } =>
+          item.lost !== undefined && item.lost.actual !== item.block.actual,
+        )
+        .map((item) => rebaseFacts(item.block, item.lost, now()));
+    }
+  }
+
+  async #renew(lease: string) {
+    const { store, now } = this.#deps;
+    if (!(await store.acquireLease(lease, this.#owner, now(), this.#leaseMs))) {
+      throw new Error(`lost the lease ${lease}; another reconciler took over`);
+    }
+  }
+
+  #ctx(logger: Logger) {
+    return { signal: AbortSignal.timeout(this.#opTimeoutMs), logger };
+  }
+
+  async #call(fn: () => Promise<EntryResult[]>): Promise<EntryResult[] | OpOutcome> {
+    try {
+      return await fn();
+    } catch (error) {
+      return failure(error);
+    }
+  }
+}
+
+function failure(error: unknown): { ok: false; error: string; retryable: boolean } {
+  if (error instanceof ProviderError) return { ok: false, error: error.message, retryable: error.retryable };
+  return { ok: false, error: describeError(error), retryable: true };
+}
+
+function toOutcome(batch: EntryResult[] | OpOutcome, entry: EntryResult | undefined): OpOutcome {
+  if (!Array.isArray(batch)) return batch;
+  if (!entry) return { ok: false, error: 'the provider returned no result for this address', retryable: true };
+  if (entry.ok) return entry.ref === undefined ? { ok: true } : { ok: true, ref: entry.ref };
+  return { ok: false, error: entry.error, retryable: !entry.error.startsWith('never-block') };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}

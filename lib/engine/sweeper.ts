@@ -1,0 +1,51 @@
+/**
+ * The scheduled safety net (EventBridge in AWS, a timer in one-box mode):
+ * removes every block whose TTL has passed even if attack_end never came,
+ * retries failed adds and removals, finishes work a crash left due, and
+ * purges settled records after the retention period. Idempotent.
+ */
+import { describeError } from '../errors.ts';
+import type { Reconciler, ReconcileSummary } from './reconciler.ts';
+import type { EngineDeps } from './types.ts';
+
+export interface SweepDeps extends EngineDeps {
+  reconciler: Reconciler;
+  retentionMs: number;
+}
+
+export interface SweepSummary {
+  integrations: ReconcileSummary[];
+  errors: { integration: string; error: string }[];
+  purged: number;
+}
+
+export async function sweep(deps: SweepDeps, options: { waitMs?: number } = {}): Promise<SweepSummary> {
+  const { store, now, logger } = deps;
+  const due = await store.dueIntegrations(now());
+  const summary: SweepSummary = { integrations: [], errors: [], purged: 0 };
+  for (const integration of due) {
+    try {
+      summary.integrations.push(await deps.reconciler.reconcile(integration, { waitMs: options.waitMs ?? 0 }));
+    } catch (error) {
+      summary.errors.push({ integration, error: describeError(error) });
+      logger.error('sweep of integration failed', { integration, error: describeError(error) });
+    }
+  }
+  summary.purged = await store.purgeSettled(now() - deps.retentionMs);
+  const acted = summary.integrations.filter((s) => s.added + s.removed + s.failed > 0 || s.busy || s.orphaned);
+  if (acted.length > 0 || summary.errors.length > 0) {
+    logger.info('sweep', {
+      outcome: summary.errors.length > 0 ? 'partial' : 'ok',
+      integrations: acted.map(({ integration, added, removed, failed, busy, orphaned }) => ({
+        integration,
+        added,
+        removed,
+        failed,
+        busy,
+        orphaned,
+      })),
+      purged: summary.purged,
+    });
+  }
+  return summary;
+}

@@ -1,0 +1,143 @@
+/**
+ * Processes one queued event: plan, record intents, reconcile the touched
+ * integrations. Safe to run again after a crash at any point: every step is
+ * idempotent and the intent is recorded before any provider is called.
+ */
+import type { FlowtriqEvent } from '../event/types.ts';
+import { describeError } from '../errors.ts';
+import { eventKey } from '../planner/event-key.ts';
+import { planEvent } from '../planner/plan-event.ts';
+import type { IntegrationView, SkippedIp } from '../planner/types.ts';
+import { decodeJob } from './job.ts';
+import type { Reconciler } from './reconciler.ts';
+import type { EngineDeps } from './types.ts';
+
+/** Finds the attacker IPs of an event (payload, else the Flowtriq API) and filters them. */
+export interface SourceSelector {
+  select(
+    event: FlowtriqEvent,
+    alreadyHeld: number,
+  ): Promise<{ selected: string[]; skipped: SkippedIp[]; origin: 'payload' | 'api' | 'none' }>;
+}
+
+export interface WorkerDeps extends EngineDeps {
+  integrations: readonly IntegrationView[];
+  reconciler: Reconciler;
+  sources: SourceSelector;
+  /** How long a worker waits for an integration's lease before leaving the work to the sweeper. */
+  leaseWaitMs?: number;
+}
+
+export type JobOutcome =
+  | { outcome: 'applied'; incident: string; held: number; released: boolean; integrations: string[] }
+  | { outcome: 'ignored'; reason: string }
+  | { outcome: 'duplicate' }
+  | { outcome: 'tested'; healthy: number; unhealthy: number };
+
+export async function processJob(body: string, deps: WorkerDeps): Promise<JobOutcome> {
+  const { event } = decodeJob(body);
+  return processEvent(event, deps);
+}
+
+export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps): Promise<JobOutcome> {
+  const { store, now } = deps;
+  const key = eventKey(event);
+  const logger = deps.logger.child({ incident: event.incident?.uuid, eventType: event.event_type });
+  if (await store.wasProcessed(key)) {
+    logger.info('event already processed; re-delivery acts once', { outcome: 'duplicate' });
+    return { outcome: 'duplicate' };
+  }
+
+  if (event.event_type === 'test') {
+    const result = await runHealthChecks(deps);
+    await store.markProcessed(key, now());
+    return result;
+  }
+
+  const uuid = event.incident?.uuid;
+  const incident = uuid === undefined ? undefined : await store.getIncident(uuid);
+  const isBlockingEvent = event.event_type === 'attack_start' || event.event_type === 'attack_update';
+  const holdings = isBlockingEvent && uuid !== undefined ? await store.listHoldings(uuid) : [];
+  const alreadyHeld = new Set(holdings.filter((h) => h.kind === 'ip').map((h) => h.key)).size;
+  const plannable = isBlockingEvent && !(incident && (incident.status === 'ended' || Date.parse(event.timestamp) < incident.lastEventAt));
+  const sources = plannable
+    ? await deps.sources.select(event, alreadyHeld)
+    : { selected: [], skipped: [], origin: 'none' as const };
+
+  const plan = planEvent({ event, incident, integrations: deps.integrations, ips: sources.selected, now: now() });
+  await deps.checkpoint?.('before-intent');
+  if (plan.action === 'ignore') {
+    logger.info('event ignored', { outcome: 'ignored', reason: plan.reason });
+    await store.markProcessed(key, now());
+    return { outcome: 'ignored', reason: plan.reason };
+  }
+  if (plan.action === 'test') return runHealthChecks(deps);
+
+  // Intent first: the incident record, then the holdings. Nothing has touched a device yet.
+  await store.putIncident(plan.incident);
+  const touched = new Set(plan.hold.map((intent) => intent.integration));
+  if (plan.releaseAll) {
+    for (const holding of await store.listHoldings(plan.incident.uuid)) touched.add(holding.integration);
+    await store.release(plan.incident.uuid, now());
+  } else if (plan.hold.length > 0) {
+    await store.hold(plan.hold, now());
+  }
+  logger.info('intent recorded', {
+    outcome: 'recorded',
+    ipCount: sources.selected.length,
+    ipOrigin: sources.origin,
+    skippedIps: sources.skipped.length,
+    ...(sources.skipped.length > 0 ? { skippedSample: sources.skipped.slice(0, 5) } : {}),
+    holds: plan.hold.length,
+    released: plan.releaseAll,
+    matched: plan.matched,
+    ...(plan.unmatched.length > 0 ? { unmatched: plan.unmatched } : {}),
+    ...(plan.ipBlockingSkipped ? { ipBlockingSkipped: plan.ipBlockingSkipped } : {}),
+  });
+  await deps.checkpoint?.('after-intent');
+
+  for (const integration of touched) {
+    try {
+      await deps.reconciler.reconcile(integration, { waitMs: deps.leaseWaitMs ?? 10_000 });
+    } catch (error) {
+      // The intent is recorded and due: the sweeper finishes it.
+      logger.error('reconcile failed; the sweeper will retry', { integration, error: describeError(error) });
+    }
+  }
+  await store.markProcessed(key, now());
+  return {
+    outcome: 'applied',
+    incident: plan.incident.uuid,
+    held: plan.hold.length,
+    released: plan.releaseAll,
+    integrations: [...touched],
+  };
+}
+
+async function runHealthChecks(deps: WorkerDeps): Promise<JobOutcome> {
+  let healthy = 0;
+  let unhealthy = 0;
+  for (const provider of deps.providers.values()) {
+    const started = deps.now();
+    try {
+      const result = await provider.healthCheck({ signal: AbortSignal.timeout(15_000), logger: deps.logger });
+      if (result.ok) healthy += 1;
+      else unhealthy += 1;
+      deps.logger[result.ok ? 'info' : 'warn']('health check', {
+        integration: provider.id,
+        outcome: result.ok ? 'ok' : 'failed',
+        detail: result.detail,
+        latencyMs: deps.now() - started,
+      });
+    } catch (error) {
+      unhealthy += 1;
+      deps.logger.warn('health check', {
+        integration: provider.id,
+        outcome: 'failed',
+        detail: describeError(error),
+        latencyMs: deps.now() - started,
+      });
+    }
+  }
+  return { outcome: 'tested', healthy, unhealthy };
+}

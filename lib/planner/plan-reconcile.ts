@@ -1,0 +1,121 @@
+/**
+ * Due blocks → provider work, and provider outcomes → completions. Pure.
+ *
+ * A block is wanted while it has a holder and has not expired. The
+ * reconciler compares that with what it last confirmed on the device
+ * (`actual`) and acts only on the difference.
+ */
+import type { BlockCompletion, BlockRecord } from '../state/types.ts';
+import { retryDelayMs } from './backoff.ts';
+import type { BlockStatus, ReconcilePlan } from './types.ts';
+
+export function isWanted(block: BlockRecord, now: number): boolean {
+  return block.holders.length > 0 && block.expiresAt > now;
+}
+
+export function planReconcile(blocks: readonly BlockRecord[], now: number): ReconcilePlan {
+  const plan: ReconcilePlan = { add: [], remove: [], settle: [] };
+  for (const block of blocks) {
+    const wanted = isWanted(block, now);
+    if (wanted && block.actual === 'present') {
+      plan.settle.push(settled(block, now, block.expiresAt));
+    } else if (!wanted && block.actual === 'absent') {
+      plan.settle.push(settled(block, now, null));
+    } else if (wanted) {
+      plan.add.push(block);
+    } else {
+      plan.remove.push(block);
+    }
+  }
+  return plan;
+}
+
+function settled(block: BlockRecord, now: number, dueAt: number | null): BlockCompletion {
+  return {
+    integration: block.integration,
+    key: block.key,
+    expectVersion: block.version,
+    actual: block.actual,
+    dueAt,
+    attempts: 0,
+    lastError: null,
+    lastAttemptAt: block.lastAttemptAt ?? now,
+  };
+}
+
+export type OpOutcome =
+  | { ok: true; ref?: string; snapshot?: unknown }
+  | { ok: false; error: string; retryable: boolean };
+
+/** The completion to record after the device accepted or refused an add. */
+export function completeAdd(block: BlockRecord, outcome: OpOutcome, now: number): BlockCompletion {
+  if (!outcome.ok) return failed(block, outcome, now);
+  const completion: BlockCompletion = {
+    integration: block.integration,
+    key: block.key,
+    expectVersion: block.version,
+    actual: 'present',
+    ref: outcome.ref ?? block.ref ?? null,
+    addedAt: block.addedAt ?? now,
+    dueAt: block.expiresAt,
+    attempts: 0,
+    lastError: null,
+    lastAttemptAt: now,
+  };
+  if (outcome.snapshot !== undefined) completion.snapshot = outcome.snapshot;
+  return completion;
+}
+
+/** The completion to record after the device accepted or refused a removal. */
+export function completeRemove(block: BlockRecord, outcome: OpOutcome, now: number): BlockCompletion {
+  if (!outcome.ok) return failed(block, outcome, now);
+  return {
+    integration: block.integration,
+    key: block.key,
+    expectVersion: block.version,
+    actual: 'absent',
+    ref: null,
+    addedAt: null,
+    snapshot: null,
+    dueAt: null,
+    attempts: 0,
+    lastError: null,
+    lastAttemptAt: now,
+  };
+}
+
+function failed(block: BlockRecord, outcome: { error: string; retryable: boolean }, now: number): BlockCompletion {
+  const attempts = block.attempts + 1;
+  return {
+    integration: block.integration,
+    key: block.key,
+    expectVersion: block.version,
+    actual: block.actual,
+    dueAt: now + retryDelayMs(attempts, outcome.retryable),
+    attempts,
+    lastError: outcome.error,
+    lastAttemptAt: now,
+  };
+}
+
+/** The status shown to operators, derived from the record. */
+export function blockStatus(block: BlockRecord, now: number): BlockStatus {
+  const wanted = isWanted(block, now);
+  if (wanted) {
+    if (block.actual === 'present') return 'applied';
+    return block.lastError ? 'failed' : 'pending';
+  }
+  if (block.actual === 'absent') return 'removed';
+  return block.lastError ? 'failed' : 'removing';
+}
+
+/**
+ * After a completion lost the version race (an intent changed the block while
+ * the provider call ran), the device facts it carries are still true. This
+ * re-bases them on the fresh record and leaves the block due now, so the next
+ * round decides again with the newest holders.
+ */
+export function rebaseFacts(fresh: BlockRecord, lost: BlockCompletion, now: number): BlockCompletion {
+  const completion: BlockCompletion = { ...lost, expectVersion: fresh.version, dueAt: now };
+  return completion;
+}
