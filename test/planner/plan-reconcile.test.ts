@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { RETRY_MAX_MS, retryDelayMs } from '../../lib/planner/backoff.ts';
+import { blockStatus, completeAdd, completeRemove, isWanted, planReconcile, rebaseFacts } from '../../lib/planner/plan-reconcile.ts';
+import type { BlockRecord } from '../../lib/state/types.ts';
+
+const NOW = 1_000_000;
+
+function block(overrides: Partial<BlockRecord> = {}): BlockRecord {
+  return {
+    integration: 'fw',
+    key: '45.0.0.1',
+    kind: 'ip',
+    holders: ['inc-1'],
+    actual: 'absent',
+    expiresAt: NOW + 60_000,
+    dueAt: NOW,
+    attempts: 0,
+    version: 3,
+    updatedAt: NOW,
+    ...overrides,
+  };
+}
+
+describe('planReconcile', () => {
+  it('adds a held block the device does not have yet', () => {
+    const plan = planReconcile([block()], NOW);
+    expect(plan.add.map((b) => b.key)).toEqual(['45.0.0.1']);
+    expect(plan.remove).toEqual([]);
+  });
+
+  it('adds again when the device state is unknown', () => {
+    expect(planReconcile([block({ actual: 'unknown' })], NOW).add).toHaveLength(1);
+  });
+
+  it('removes a block nobody holds any more', () => {
+    const plan = planReconcile([block({ holders: [], actual: 'present' })], NOW);
+    expect(plan.remove.map((b) => b.key)).toEqual(['45.0.0.1']);
+  });
+
+  it('removes an expired block even while incidents still hold it', () => {
+    const plan = planReconcile([block({ actual: 'present', expiresAt: NOW })], NOW);
+    expect(plan.remove).toHaveLength(1);
+  });
+
+  it('settles a present, wanted block by scheduling its next look at expiry', () => {
+    const plan = planReconcile([block({ actual: 'present' })], NOW);
+    expect(plan.add).toEqual([]);
+    expect(plan.settle).toEqual([
+      expect.objectContaining({ key: '45.0.0.1', expectVersion: 3, actual: 'present', dueAt: NOW + 60_000 }),
+    ]);
+  });
+
+  it('settles an absent, unwanted block by taking it out of the due index', () => {
+    const plan = planReconcile([block({ holders: [] })], NOW);
+    expect(plan.settle).toEqual([expect.objectContaining({ actual: 'absent', dueAt: null })]);
+  });
+});
+
+describe('completions', () => {
+  it('records a confirmed add as present with the provider reference', () => {
+    const completion = completeAdd(block({ attempts: 2, lastError: 'timeout' }), { ok: true, ref: '*1A' }, NOW);
+    expect(completion).toMatchObject({ actual: 'present', ref: '*1A', addedAt: NOW, dueAt: NOW + 60_000, attempts: 0, lastError: null, expectVersion: 3 });
+  });
+
+  it('keeps the original added-at when a present block is re-asserted', () => {
+    expect(completeAdd(block({ addedAt: NOW - 5 }), { ok: true }, NOW).addedAt).toBe(NOW - 5);
+  });
+
+  it('records a switch activation snapshot', () => {
+    expect(completeAdd(block(), { ok: true, snapshot: { rules: [1] } }, NOW).snapshot).toEqual({ rules: [1] });
+  });
+
+  it('records a confirmed removal as absent and out of the due index', () => {
+    const completion = completeRemove(block({ holders: [], actual: 'present', ref: '*1A' }), { ok: true }, NOW);
+    expect(completion).toMatchObject({ actual: 'absent', ref: null, dueAt: null, attempts: 0, lastError: null });
+  });
+
+  it('backs off a failure exponentially and keeps what the device had', () => {
+    const first = completeRemove(block({ holders: [], actual: 'present' }), { ok: false, error: 'HTTP 503', retryable: true }, NOW);
+    const third = completeRemove(block({ holders: [], actual: 'present', attempts: 2 }), { ok: false, error: 'HTTP 503', retryable: true }, NOW);
+    expect(first).toMatchObject({ actual: 'present', attempts: 1, lastError: 'HTTP 503', dueAt: NOW + 2_000 });
+    expect(third.dueAt).toBe(NOW + 8_000);
+  });
+
+  it('waits the longest delay after a failure that retrying cannot fix (auth)', () => {
+    const completion = completeAdd(block(), { ok: false, error: 'HTTP 401', retryable: false }, NOW);
+    expect(completion.dueAt).toBe(NOW + RETRY_MAX_MS);
+  });
+
+  it('caps the backoff', () => {
+    expect(retryDelayMs(50)).toBe(RETRY_MAX_MS);
+    expect(retryDelayMs(1)).toBe(2_000);
+  });
+
+  it('re-bases device facts on a fresher record and leaves it due now', () => {
+    const lost = completeAdd(block(), { ok: true, ref: '*9' }, NOW);
+    const rebased = rebaseFacts(block({ version: 7, holders: [] }), lost, NOW + 10);
+    expect(rebased).toMatchObject({ expectVersion: 7, actual: 'present', ref: '*9', dueAt: NOW + 10 });
+  });
+});
+
+describe('blockStatus', () => {
+  it.each([
+    [{ actual: 'absent' as const }, 'pending', true],
+    [{ actual: 'present' as const }, 'applied', true],
+    [{ actual: 'absent' as const, lastError: 'x' }, 'failed', true],
+    [{ actual: 'present' as const, holders: [] }, 'removing', false],
+    [{ actual: 'present' as const, holders: [], lastError: 'x' }, 'failed', false],
+    [{ actual: 'absent' as const, holders: [] }, 'removed', false],
+    [{ actual: 'present' as const, expiresAt: NOW - 1 }, 'removing', false],
+  ])('derives %o as %s (wanted: %s)', (overrides, status, wanted) => {
+    expect(blockStatus(block(overrides), NOW)).toBe(status);
+    expect(isWanted(block(overrides), NOW)).toBe(wanted);
+  });
+});
