@@ -67,7 +67,10 @@ export class Reconciler {
    * looks once more so that an intent recorded while it held the lease is not
    * left for the sweeper.
    */
-  async reconcile(integration: string, options: { waitMs?: number } = {}): Promise<ReconcileSummary> {
+  async reconcile(
+    integration: string,
+    options: { waitMs?: number; /** What asked: an incident uuid, or 'sweeper'. Logged with every action. */ trigger?: string } = {},
+  ): Promise<ReconcileSummary> {
     const { store, now } = this.#deps;
     const summary: ReconcileSummary = {
       integration,
@@ -102,7 +105,7 @@ export class Reconciler {
         await this.#sleep(25);
       }
       try {
-        await this.#rounds(provider, lease, summary);
+        await this.#rounds(provider, lease, summary, options.trigger);
       } finally {
         await store.releaseLease(lease, this.#owner);
       }
@@ -113,7 +116,13 @@ export class Reconciler {
     return summary;
   }
 
-  async #rounds(provider: BlocklistProvider | SwitchProvider, lease: string, summary: ReconcileSummary) {
+  async #rounds(
+    provider: BlocklistProvider | SwitchProvider,
+    lease: string,
+    summary: ReconcileSummary,
+    trigger: string | undefined,
+  ) {
+    const logger = trigger ? this.#deps.logger.child({ trigger }) : this.#deps.logger;
     const { store, now } = this.#deps;
     for (let round = 0; round < this.#maxRounds; round += 1) {
       const due = await store.dueBlocks(provider.id, now(), this.#batchLimit);
@@ -122,10 +131,10 @@ export class Reconciler {
       const plan = planReconcile(due, now());
       const completions: BlockCompletion[] = [...plan.settle];
       if (provider.kind === 'blocklist') {
-        await this.#blocklist(provider, lease, plan.add, 'add', completions, summary);
-        await this.#blocklist(provider, lease, plan.remove, 'remove', completions, summary);
+        await this.#blocklist(provider, lease, plan.add, 'add', completions, summary, logger);
+        await this.#blocklist(provider, lease, plan.remove, 'remove', completions, summary, logger);
       } else {
-        await this.#switch(provider, lease, plan.add, plan.remove, completions, summary);
+        await this.#switch(provider, lease, plan.add, plan.remove, completions, summary, logger);
       }
       await this.#complete(completions, summary);
       if (plan.add.length === 0 && plan.remove.length === 0 && summary.conflicts === 0) return;
@@ -139,8 +148,9 @@ export class Reconciler {
     op: 'add' | 'remove',
     completions: BlockCompletion[],
     summary: ReconcileSummary,
+    logger: Logger,
   ) {
-    const { logger, now } = this.#deps;
+    const { now } = this.#deps;
     const size = Math.max(1, provider.maxBatch);
     for (let start = 0; start < blocks.length; start += size) {
       const chunk = blocks.slice(start, start + size);
@@ -192,8 +202,9 @@ export class Reconciler {
     deactivate: BlockRecord[],
     completions: BlockCompletion[],
     summary: ReconcileSummary,
+    logger: Logger,
   ) {
-    const { logger, now } = this.#deps;
+    const { now } = this.#deps;
     for (const [op, blocks] of [['activate', activate], ['deactivate', deactivate]] as const) {
       for (const block of blocks) {
         await this.#renew(lease);

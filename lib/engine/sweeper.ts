@@ -25,7 +25,7 @@ export async function sweep(deps: SweepDeps, options: { waitMs?: number } = {}):
   const summary: SweepSummary = { integrations: [], errors: [], purged: 0 };
   for (const integration of due) {
     try {
-      summary.integrations.push(await deps.reconciler.reconcile(integration, { waitMs: options.waitMs ?? 0 }));
+      summary.integrations.push(await deps.reconciler.reconcile(integration, { waitMs: options.waitMs ?? 0, trigger: 'sweeper' }));
     } catch (error) {
       summary.errors.push({ integration, error: describeError(error) });
       logger.error('sweep of integration failed', { integration, error: describeError(error) });

@@ -16,7 +16,8 @@ import type { EngineDeps } from './types.ts';
 export interface SourceSelector {
   select(
     event: FlowtriqEvent,
-    alreadyHeld: number,
+    /** Canonical IPs the incident already holds: neither re-held nor counted twice against the cap. */
+    held: ReadonlySet<string>,
   ): Promise<{ selected: string[]; skipped: SkippedIp[]; origin: 'payload' | 'api' | 'none' }>;
 }
 
@@ -58,10 +59,10 @@ export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps): Prom
   const incident = uuid === undefined ? undefined : await store.getIncident(uuid);
   const isBlockingEvent = event.event_type === 'attack_start' || event.event_type === 'attack_update';
   const holdings = isBlockingEvent && uuid !== undefined ? await store.listHoldings(uuid) : [];
-  const alreadyHeld = new Set(holdings.filter((h) => h.kind === 'ip').map((h) => h.key)).size;
+  const held = new Set(holdings.filter((h) => h.kind === 'ip').map((h) => h.key));
   const plannable = isBlockingEvent && !(incident && (incident.status === 'ended' || Date.parse(event.timestamp) < incident.lastEventAt));
   const sources = plannable
-    ? await deps.sources.select(event, alreadyHeld)
+    ? await deps.sources.select(event, held)
     : { selected: [], skipped: [], origin: 'none' as const };
 
   const plan = planEvent({ event, incident, integrations: deps.integrations, ips: sources.selected, now: now() });
@@ -98,7 +99,7 @@ export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps): Prom
 
   for (const integration of touched) {
     try {
-      await deps.reconciler.reconcile(integration, { waitMs: deps.leaseWaitMs ?? 10_000 });
+      await deps.reconciler.reconcile(integration, { waitMs: deps.leaseWaitMs ?? 10_000, trigger: plan.incident.uuid });
     } catch (error) {
       // The intent is recorded and due: the sweeper finishes it.
       logger.error('reconcile failed; the sweeper will retry', { integration, error: describeError(error) });

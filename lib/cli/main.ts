@@ -1,0 +1,204 @@
+/**
+ * The `relay` command: start | send-test | status | sweep | check-config.
+ * Human-readable output goes to stderr/stdout; the running relay logs JSON
+ * lines to stdout.
+ */
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/errors.ts';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { formatDuration } from '../config/duration.ts';
+import { RelayError } from '../errors.ts';
+import { sweep } from '../engine/sweeper.ts';
+import { createLogger } from '../log/logger.ts';
+import { SqliteJobQueue } from '../queue/sqlite.ts';
+import { buildEngine } from '../runtime/engine.ts';
+import { QUEUE_DB, STATE_DB, startOneBox, webhookSecrets } from '../runtime/one-box.ts';
+import { signFlowtriq } from '../signature/flowtriq.ts';
+import { SqliteStateStore } from '../state/sqlite.ts';
+import { createDirectTransport } from '../transport/node-http.ts';
+import { sampleEvents } from './sample-event.ts';
+import { collectStatus, formatStatus } from './status.ts';
+
+const USAGE = `Usage: relay <command> [options]
+
+Commands:
+  start          run the relay (webhook server, workers, sweeper) on SQLite
+  send-test      sign and post a sample attack_start, then its attack_end
+  status         active incidents, blocks per integration with expiry, failures
+  sweep          run the TTL/retry sweeper once
+  check-config   validate the configuration file and print what it configures
+
+Options:
+  --config <file>   configuration file (default: relay.config.yaml|yml|json, or RELAY_CONFIG)
+  --insecure-dev    start: accept unsigned webhooks (development only; every request log says so)
+  --ips <n>         send-test: number of sample source IPs (default 20)
+  --wait <seconds>  send-test: pause between start and end (default 2)
+  --url <url>       send-test: webhook URL (default from the config)
+  --yes             send-test: confirm pushing sample IPs to real (non-dry-run) integrations
+  --json            status: machine-readable output
+`;
+
+function out(text: string) {
+  process.stdout.write(`${text}\n`);
+}
+function err(text: string) {
+  process.stderr.write(`${text}\n`);
+}
+
+function load(path: string | undefined): LoadedConfig {
+  const configPath = path ?? process.env.RELAY_CONFIG;
+  return loadConfig(configPath ? { path: configPath } : {});
+}
+
+async function start(values: Record<string, unknown>) {
+  const loaded = load(values.config as string | undefined);
+  const insecure = values['insecure-dev'] === true || process.env.RELAY_INSECURE_DEV === '1';
+  const logger = createLogger();
+  const relay = await startOneBox({ loaded, logger, insecure });
+  const integrations = loaded.config.integrations.filter((integration) => integration.enabled);
+  err('');
+  err(`Flowtriq Relay is running (one-box, SQLite in ${resolve(loaded.config.storage.dir)})`);
+  err(`  config:       ${loaded.file ?? 'built-in defaults (no relay.config.yaml found)'}`);
+  err(`  webhook URL:  ${relay.webhookUrl}`);
+  err(`  secret from:  ${relay.secretSource.description}`);
+  if (insecure) err('  WARNING:      INSECURE DEVELOPMENT MODE: webhook signatures are NOT verified');
+  err(`  integrations: ${integrations.length}${loaded.defaultedToDryRun ? ' (none configured: dry-run default, changes nothing)' : ''}`);
+  for (const integration of integrations) {
+    const kind = relay.engine.providers.get(integration.id)?.kind ?? '?';
+    err(`    - ${integration.id} (${integration.type}, ${kind}, ttl ${formatDuration(integration.ttl)})`);
+  }
+  err(`  send a test:  npm run relay -- send-test   (then: npm run relay -- status)`);
+  err('');
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down; finishing in-flight work', { signal });
+    relay.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('shutdown failed', { error: String(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function sendTest(values: Record<string, unknown>) {
+  const loaded = load(values.config as string | undefined);
+  const live = loaded.config.integrations.filter((integration) => integration.enabled && integration.type !== 'dry-run');
+  if (live.length > 0 && values.yes !== true) {
+    err(`send-test would push sample IPs to real integrations (${live.map((i) => i.id).join(', ')}) and remove them moments later.`);
+    err('Re-run with --yes to confirm.');
+    process.exitCode = 2;
+    return;
+  }
+  const { secrets } = webhookSecrets(loaded, process.env, false);
+  const secret = secrets[0]!;
+  const host = loaded.config.server.host.includes(':') ? `[${loaded.config.server.host}]` : loaded.config.server.host;
+  const url = (values.url as string | undefined) ?? `http://${host}:${loaded.config.server.port}/webhooks/flowtriq`;
+  const ips = Number(values.ips ?? 20);
+  const waitSeconds = Number(values.wait ?? 2);
+  if (!Number.isInteger(ips) || ips < 1 || ips > 10_000) throw new RelayError('usage', '--ips must be a whole number from 1 to 10000');
+  const events = sampleEvents({ ips, now: Date.now() });
+  const post = async (label: string, body: string) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-flowtriq-signature': signFlowtriq(secret, body) },
+      body,
+    });
+    out(`${label}: HTTP ${response.status} ${await response.text()}`);
+    if (response.status !== 202) process.exitCode = 1;
+  };
+  out(`incident ${events.start.incident!.uuid}: ${ips} sample source IPs → ${url}`);
+  await post('attack_start', JSON.stringify(events.start));
+  await new Promise((resolveWait) => setTimeout(resolveWait, waitSeconds * 1000));
+  await post('attack_end', JSON.stringify(events.end(Date.now())));
+  out('done: see the relay log, and `npm run relay -- status`');
+}
+
+async function status(values: Record<string, unknown>) {
+  const loaded = load(values.config as string | undefined);
+  const dir = resolve(loaded.config.storage.dir);
+  const store = SqliteStateStore.open(join(dir, STATE_DB));
+  const queue = SqliteJobQueue.open(join(dir, QUEUE_DB));
+  try {
+    const now = Date.now();
+    const report = await collectStatus(store, queue, now);
+    out(values.json === true ? JSON.stringify(report, null, 2) : formatStatus(report, now));
+  } finally {
+    await queue.close();
+    await store.close();
+  }
+}
+
+async function sweepOnce(values: Record<string, unknown>) {
+  const loaded = load(values.config as string | undefined);
+  const dir = resolve(loaded.config.storage.dir);
+  const store = SqliteStateStore.open(join(dir, STATE_DB));
+  try {
+    const logger = createLogger();
+    const engine = buildEngine({ config: loaded.config, store, transport: createDirectTransport(), logger });
+    const summary = await sweep(engine.sweeper, { waitMs: 30_000 });
+    out(JSON.stringify(summary, null, 2));
+    if (summary.errors.length > 0) process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
+function checkConfig(values: Record<string, unknown>) {
+  const loaded = load(values.config as string | undefined);
+  out(`${loaded.file ?? 'built-in defaults'}: valid`);
+  for (const integration of loaded.config.integrations) {
+    out(`  - ${integration.id}: ${integration.type}${integration.enabled ? '' : ' (disabled)'}, ttl ${formatDuration(integration.ttl)}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      'insecure-dev': { type: 'boolean' },
+      ips: { type: 'string' },
+      wait: { type: 'string' },
+      url: { type: 'string' },
+      yes: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    out(USAGE);
+    return;
+  }
+  switch (command) {
+    case 'start':
+      return start(values);
+    case 'send-test':
+      return sendTest(values);
+    case 'status':
+      return status(values);
+    case 'sweep':
+      return sweepOnce(values);
+    case 'check-config':
+      return checkConfig(values);
+    default:
+      throw new RelayError('usage', `unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof RelayError) {
+    err(`relay: ${error.message}`);
+    process.exit(2);
+  }
+  err(`relay: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+});

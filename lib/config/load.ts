@@ -1,0 +1,88 @@
+/**
+ * Finds, reads and validates the configuration file. YAML or JSON; every
+ * failure is a ConfigError listing each problem with its path and the fix.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { formatPath } from '../event/schema.ts';
+import { parseCidr } from '../ip/cidr.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import { configSchema, type RelayConfig } from './schema.ts';
+
+/** Looked for, in this order, in the working directory. */
+export const CONFIG_FILENAMES = ['relay.config.yaml', 'relay.config.yml', 'relay.config.json'] as const;
+
+export interface LoadedConfig {
+  config: RelayConfig;
+  /** Absolute path of the file read; undefined when running on defaults. */
+  file: string | undefined;
+  /** True when no integration was configured and the dry-run default was added. */
+  defaultedToDryRun: boolean;
+}
+
+/** Validates an already-parsed config value. */
+export function parseConfig(value: unknown, file?: string): RelayConfig {
+  const result = configSchema.safeParse(value ?? {});
+  if (!result.success) {
+    throw new ConfigError(
+      file,
+      result.error.issues.map((issue) => ({ path: formatPath(issue.path) || '(top level)', message: issue.message })),
+    );
+  }
+  const issues: ConfigIssue[] = [];
+  result.data.blocking.neverBlock.forEach((entry, index) => {
+    const parsed = parseCidr(entry);
+    if (!parsed.ok) {
+      issues.push({
+        path: `blocking.neverBlock[${index}]`,
+        message: `"${entry}" ${parsed.reason}; write an address or a prefix such as 198.51.100.0/24 or 2001:db8::/32`,
+      });
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  return result.data;
+}
+
+/** Parses YAML or JSON text (JSON is YAML) and validates it. */
+export function parseConfigText(text: string, file?: string): RelayConfig {
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      document.errors.map((error) => ({
+        path: error.linePos ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '(syntax)',
+        message: error.message.split('\n')[0] ?? error.message,
+      })),
+    );
+  }
+  return parseConfig(document.toJS(), file);
+}
+
+/**
+ * Loads the config from `path`, or from the first of CONFIG_FILENAMES in
+ * `cwd`, or falls back to defaults. With no integrations, a dry-run
+ * integration is added so the relay shows what it would do.
+ */
+export function loadConfig(options: { path?: string; cwd?: string } = {}): LoadedConfig {
+  const cwd = options.cwd ?? process.cwd();
+  let file: string | undefined;
+  if (options.path !== undefined) {
+    file = resolve(cwd, options.path);
+    if (!existsSync(file)) {
+      throw new ConfigError(file, [
+        { path: '(file)', message: 'does not exist; check the --config path or RELAY_CONFIG' },
+      ]);
+    }
+  } else {
+    file = CONFIG_FILENAMES.map((name) => resolve(cwd, name)).find((candidate) => existsSync(candidate));
+  }
+  const config = file === undefined ? parseConfig({}) : parseConfigText(readFileSync(file, 'utf8'), file);
+  return withDryRunDefault(config, file);
+}
+
+function withDryRunDefault(config: RelayConfig, file: string | undefined): LoadedConfig {
+  if (config.integrations.length > 0) return { config, file, defaultedToDryRun: false };
+  const dryRun = parseConfig({ integrations: [{ id: 'dry-run', type: 'dry-run' }] }).integrations;
+  return { config: { ...config, integrations: dryRun }, file, defaultedToDryRun: true };
+}

@@ -1,0 +1,182 @@
+/**
+ * One-box mode (`npm start`): the Node server, the workers and the sweeper
+ * in one process on SQLite. No AWS, no Java. A restart loses nothing: the
+ * queue and the state are durable, and the first sweep finishes what a
+ * previous run left due.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { serve, type ServerType } from '@hono/node-server';
+import type { LoadedConfig } from '../config/load.ts';
+import { resolveRequiredSecret, resolveSecret } from '../config/secrets.ts';
+import { describeError } from '../errors.ts';
+import { processJob } from '../engine/worker.ts';
+import { sweep, type SweepSummary } from '../engine/sweeper.ts';
+import { createIntakeApp, WEBHOOK_PATH } from '../intake/app.ts';
+import type { Logger } from '../log/types.ts';
+import type { Provider } from '../providers/types.ts';
+import { SqliteJobQueue } from '../queue/sqlite.ts';
+import { SqliteStateStore } from '../state/sqlite.ts';
+import { createDirectTransport } from '../transport/node-http.ts';
+import type { Transport } from '../transport/types.ts';
+import type { Checkpoint } from '../engine/types.ts';
+import { buildEngine, type Engine } from './engine.ts';
+import { ensureLocalSecret } from './local-secret.ts';
+import { WorkerLoop } from './worker-loop.ts';
+
+export interface OneBoxOptions {
+  loaded: LoadedConfig;
+  logger: Logger;
+  /** Explicit insecure development mode: unsigned webhooks accepted, loudly. */
+  insecure?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides config.server.port (0 = any free port). */
+  port?: number;
+  transport?: Transport;
+  providers?: ReadonlyMap<string, Provider>;
+  now?: () => number;
+  checkpoint?: (point: Checkpoint) => void | Promise<void>;
+  workerConcurrency?: number;
+  /** Run the sweeper timer (default true). */
+  sweeper?: boolean;
+}
+
+export interface SecretSource {
+  /** Human description, never the value. */
+  description: string;
+  generatedFile?: string;
+}
+
+export interface OneBox {
+  url: string;
+  webhookUrl: string;
+  engine: Engine;
+  store: SqliteStateStore;
+  queue: SqliteJobQueue;
+  secretSource: SecretSource;
+  /** Runs one sweep now. */
+  sweepNow(): Promise<SweepSummary>;
+  /** Resolves when the queue is drained and no job is in flight. */
+  idle(timeoutMs?: number): Promise<void>;
+  /** Stops accepting, finishes in-flight work, closes the databases. */
+  stop(): Promise<void>;
+}
+
+export const STATE_DB = 'state.db';
+export const QUEUE_DB = 'queue.db';
+
+/** Resolves the webhook secrets; on the bare default, makes a local one. */
+export function webhookSecrets(
+  loaded: LoadedConfig,
+  env: NodeJS.ProcessEnv,
+  insecure: boolean,
+): { secrets: string[]; source: SecretSource } {
+  const refs = loaded.config.webhook.secrets;
+  const secrets: string[] = [];
+  refs.forEach((ref) => {
+    const value = resolveSecret(ref, env);
+    if (value !== undefined) secrets.push(value);
+  });
+  const names = refs.map((ref) => ('env' in ref ? `$${ref.env}` : `SST secret ${ref.sst}`)).join(', ');
+  if (secrets.length > 0) return { secrets, source: { description: names } };
+  if (insecure) return { secrets: [], source: { description: 'none (INSECURE development mode)' } };
+  if (loaded.file === undefined) {
+    const dir = resolve(loaded.config.storage.dir);
+    const local = ensureLocalSecret(dir);
+    return {
+      secrets: [local.secret],
+      source: { description: `the file ${local.path} (set FLOWTRIQ_WEBHOOK_SECRET to use your own)`, generatedFile: local.path },
+    };
+  }
+  // A config file was given but none of its secrets is set: refuse to start,
+  // naming the config path and the fix (SecretMissingError).
+  const index = Math.max(0, refs.findIndex((ref) => !ref.optional));
+  return { secrets: [resolveRequiredSecret(refs[index]!, `webhook.secrets[${index}]`, env)], source: { description: names } };
+}
+
+export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
+  const { loaded, logger } = options;
+  const { config } = loaded;
+  const env = options.env ?? process.env;
+  const now = options.now ?? Date.now;
+  const insecure = options.insecure ?? false;
+  const { secrets, source } = webhookSecrets(loaded, env, insecure);
+
+  const dir = resolve(config.storage.dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const store = SqliteStateStore.open(join(dir, STATE_DB));
+  const queue = SqliteJobQueue.open(join(dir, QUEUE_DB));
+  const owner = `one-box-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const engine = buildEngine({
+    config,
+    store,
+    transport: options.transport ?? createDirectTransport(),
+    logger,
+    env,
+    now,
+    owner,
+    ...(options.providers ? { providers: options.providers } : {}),
+    ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+  });
+
+  const app = createIntakeApp({ secrets, insecure, queue, logger, now, replayWindowMs: config.webhook.replayWindow });
+  const workers = new WorkerLoop({
+    queue,
+    logger,
+    concurrency: options.workerConcurrency ?? 4,
+    handle: (message) => processJob(message.body, engine.worker),
+  });
+
+  let sweeping: Promise<SweepSummary> | undefined;
+  const sweepNow = async () => {
+    if (sweeping) return sweeping;
+    sweeping = sweep(engine.sweeper).finally(() => {
+      sweeping = undefined;
+    });
+    return sweeping;
+  };
+
+  const port = options.port ?? config.server.port;
+  const server: ServerType = await new Promise((resolveServer, reject) => {
+    const instance = serve({ fetch: app.fetch, hostname: config.server.host, port }, () => resolveServer(instance));
+    instance.once('error', reject);
+  });
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host}:${boundPort}`;
+
+  workers.start();
+  await sweepNow().catch((error: unknown) => logger.error('startup sweep failed', { error: describeError(error) }));
+  let timer: NodeJS.Timeout | undefined;
+  if (options.sweeper ?? true) {
+    timer = setInterval(() => {
+      sweepNow().catch((error: unknown) => logger.error('sweep failed', { error: describeError(error) }));
+    }, config.sweeper.interval);
+    timer.unref();
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    webhookUrl: `${url}${WEBHOOK_PATH}`,
+    engine,
+    store,
+    queue,
+    secretSource: source,
+    sweepNow,
+    idle: (timeoutMs) => workers.idle(timeoutMs),
+    stop() {
+      stopped ??= (async () => {
+        if (timer) clearInterval(timer);
+        await new Promise<void>((done) => server.close(() => done()));
+        await workers.stop();
+        await sweeping?.catch(() => undefined);
+        await queue.close();
+        await store.close();
+      })();
+      return stopped;
+    },
+  };
+}
