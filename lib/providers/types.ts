@@ -3,8 +3,10 @@
  *
  * - blocklist: add IPs, remove IPs (pfSense alias, RouterOS address-list,
  *   CrowdSec decisions, the outbound webhook, dry-run, ...).
- * - switch: activate (returning a snapshot of the original state) and
- *   deactivate by restoring that snapshot (scrubbing, firewall lockdown).
+ * - switch: snapshot the original state, activate, and deactivate by
+ *   restoring that snapshot (scrubbing, firewall lockdown). The snapshot is
+ *   taken and recorded before activation, so a crash mid-activation can
+ *   never lose the original state.
  *
  * Providers are called only by the reconciler, one batch at a time per
  * integration, and only with addresses that passed the never-block guard.
@@ -58,8 +60,11 @@ export interface SwitchProvider {
   readonly kind: 'switch';
   readonly id: string;
   readonly type: string;
-  /** Turns mitigation on; returns what deactivate needs to restore the original state. */
-  activate(ctx: SwitchContext): Promise<{ snapshot: unknown }>;
+  /** Reads what deactivate will need to restore the original state. Changes nothing. */
+  snapshot(ctx: SwitchContext): Promise<unknown>;
+  /** Turns mitigation on. Idempotent: activating an active target succeeds. */
+  activate(ctx: SwitchContext): Promise<void>;
+  /** Restores the state captured by `snapshot`. Idempotent. */
   deactivate(snapshot: unknown, ctx: SwitchContext): Promise<void>;
   healthCheck(ctx: ProviderContext): Promise<HealthResult>;
 }

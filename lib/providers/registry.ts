@@ -1,0 +1,91 @@
+/**
+ * Builds providers from validated integration config. Secrets are resolved
+ * here, at startup, so a missing one stops the relay with the config path
+ * (e.g. `integrations[2].secrets.signingSecret`) and the command that fixes
+ * it, instead of failing on the first attack.
+ *
+ * The never-block guard is not applied here (it needs the node's addresses);
+ * wrap blocklist providers with `guardBlocklist` (./guard.ts).
+ */
+import { resolveRequiredSecret } from '../config/secrets.ts';
+import type { IntegrationConfig } from '../config/schema.ts';
+import type { Logger } from '../log/types.ts';
+import type { Transport } from '../transport/types.ts';
+import { DryRunBlocklistProvider, DryRunSwitchProvider } from './dry-run.ts';
+import type { Provider } from './types.ts';
+import { WebhookProvider, type WebhookProviderDeps } from './webhook.ts';
+
+/** What providers are built with. */
+export interface ProviderDeps {
+  transport: Transport;
+  logger: Logger;
+  /** Where secrets are read from; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Config path of the integration for error messages, e.g. `integrations[2]`.
+   * Defaults to `integrations[id=<id>]`; createProviders passes the index.
+   */
+  configPath?: string;
+  /** Webhook tuning (tests use short delays). */
+  webhook?: Pick<WebhookProviderDeps, 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs' | 'readFile'>;
+}
+
+/**
+ * Builds the provider for one integration.
+ * @throws SecretMissingError / SecretMalformedError when a secret is unavailable.
+ * @throws CaFileError when a webhook's caFile cannot be read.
+ */
+export function createProvider(integration: IntegrationConfig, deps: ProviderDeps): Provider {
+  const path = deps.configPath ?? `integrations[id=${integration.id}]`;
+  const logger = deps.logger.child({ integration: integration.id, type: integration.type });
+  switch (integration.type) {
+    case 'dry-run': {
+      const provider =
+        integration.options.kind === 'switch'
+          ? new DryRunSwitchProvider({ id: integration.id })
+          : new DryRunBlocklistProvider({ id: integration.id });
+      logger.info('provider ready', { kind: provider.kind, detail: 'dry-run: changes nothing' });
+      return provider;
+    }
+    case 'webhook': {
+      const signingSecret = resolveRequiredSecret(
+        integration.secrets.signingSecret,
+        `${path}.secrets.signingSecret`,
+        deps.env ?? process.env,
+      );
+      const provider = new WebhookProvider(integration, {
+        ...deps.webhook,
+        transport: deps.transport,
+        signingSecret,
+        configPath: path,
+      });
+      if (integration.options.url.startsWith('http://')) {
+        logger.warn('webhook uses plain http (allowInsecureHttp); events are signed but not encrypted', {
+          origin: new URL(integration.options.url).origin,
+        });
+      }
+      logger.info('provider ready', { kind: provider.kind, origin: new URL(integration.options.url).origin });
+      return provider;
+    }
+    default:
+      return unknownType(integration);
+  }
+}
+
+/**
+ * Builds providers for the enabled integrations, in config order, with
+ * error messages naming `integrations[<index>]`.
+ */
+export function createProviders(integrations: IntegrationConfig[], deps: Omit<ProviderDeps, 'configPath'>): Provider[] {
+  const providers: Provider[] = [];
+  integrations.forEach((integration, index) => {
+    if (!integration.enabled) return;
+    providers.push(createProvider(integration, { ...deps, configPath: `integrations[${index}]` }));
+  });
+  return providers;
+}
+
+function unknownType(integration: never): never {
+  // The schema admits only the types above; this is reached only if it grows without this switch.
+  throw new Error(`no provider for integration type "${(integration as { type?: unknown }).type}"`);
+}

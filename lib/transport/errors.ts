@@ -1,0 +1,62 @@
+/**
+ * Failure modes of a Transport request. Messages name the method and the
+ * origin (scheme, host, port) only: never the path or query (webhook URLs
+ * often carry a token in the path), never request bodies or headers.
+ */
+import { RelayError } from '../errors.ts';
+
+/** The whole-request deadline (connect, headers and body) passed. */
+export class TransportTimeoutError extends RelayError {
+  readonly timeoutMs: number;
+  constructor(target: string, timeoutMs: number) {
+    super('transport_timeout', `${target}: no complete response within ${timeoutMs}ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The connection could not be made or broke before a complete response:
+ * refused, reset, DNS failure, unreachable, TLS handshake (not verification)
+ * failure. `systemCode` is the underlying code, e.g. `ECONNREFUSED`.
+ */
+export class TransportConnectionError extends RelayError {
+  readonly systemCode?: string;
+  constructor(target: string, description: string, options: { systemCode?: string; cause?: unknown } = {}) {
+    super('transport_connection', `${target}: ${description}`, { cause: options.cause });
+    if (options.systemCode !== undefined) this.systemCode = options.systemCode;
+  }
+}
+
+/**
+ * The server's certificate was not accepted: untrusted issuer, expired,
+ * wrong host name, or it did not match the configured SHA-256 pin.
+ * Retrying cannot help; the CA bundle, pin or server certificate must change.
+ */
+export class TlsVerificationError extends RelayError {
+  /** OpenSSL/Node reason, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`, or `PIN_MISMATCH`. */
+  readonly reason: string;
+  constructor(target: string, reason: string, detail: string, options?: { cause?: unknown }) {
+    super('tls_verification', `${target}: server certificate rejected (${reason}): ${detail}`, options);
+    this.reason = reason;
+  }
+}
+
+/** The response body grew past `maxResponseBytes`; the request was aborted. */
+export class ResponseTooLargeError extends RelayError {
+  readonly limit: number;
+  constructor(target: string, limit: number) {
+    super('response_too_large', `${target}: response body exceeds the limit of ${limit} bytes`);
+    this.limit = limit;
+  }
+}
+
+/**
+ * The request itself is unusable before anything is sent: not an absolute
+ * http(s) URL, a pin that is neither hex nor base64 SHA-256, or a CA/pin on
+ * a plain http:// URL. A programming or configuration error; never retry.
+ */
+export class InvalidRequestError extends RelayError {
+  constructor(message: string) {
+    super('transport_request_invalid', message);
+  }
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { DryRunBlocklistProvider, DryRunSwitchProvider } from '../../lib/providers/dry-run.ts';
+import type { BlockEntry } from '../../lib/providers/types.ts';
+import { RecordingLogger } from '../helpers/recording-logger.ts';
+
+function entry(ip: string): BlockEntry {
+  return { ip, expiresAt: Date.parse('2030-01-01T00:00:00Z'), incidents: ['5f0c7a52-0000-4000-8000-000000000001'] };
+}
+
+function context(logger: RecordingLogger) {
+  return { signal: new AbortController().signal, logger };
+}
+
+describe('DryRunBlocklistProvider', () => {
+  it('logs one "dry-run add" line with the integration, count and IPs, and reports every entry ok', async () => {
+    // Prepare
+    const logger = new RecordingLogger();
+    const provider = new DryRunBlocklistProvider({ id: 'dry' });
+
+    // Act
+    const results = await provider.add([entry('203.0.113.7'), entry('2001:db8::1')], context(logger));
+
+    // Assess
+    expect(results).toEqual([
+      { ip: '203.0.113.7', ok: true },
+      { ip: '2001:db8::1', ok: true },
+    ]);
+    expect(logger.lines).toEqual([
+      {
+        level: 'info',
+        message: 'dry-run add',
+        attributes: { integration: 'dry', count: 2, ips: ['203.0.113.7', '2001:db8::1'] },
+      },
+    ]);
+  });
+
+  it('logs one "dry-run remove" line and reports every entry ok', async () => {
+    // Prepare
+    const logger = new RecordingLogger();
+    const provider = new DryRunBlocklistProvider({ id: 'dry' });
+
+    // Act
+    const results = await provider.remove([entry('198.51.100.1')], context(logger));
+
+    // Assess
+    expect(results).toEqual([{ ip: '198.51.100.1', ok: true }]);
+    expect(logger.messages()).toEqual(['dry-run remove']);
+    expect(logger.lines[0]?.attributes).toMatchObject({ integration: 'dry', count: 1, ips: ['198.51.100.1'] });
+  });
+
+  it('advertises a large batch limit and a healthy check that says it changes nothing', async () => {
+    // Prepare
+    const provider = new DryRunBlocklistProvider({ id: 'dry' });
+
+    // Act
+    const health = await provider.healthCheck();
+
+    // Assess
+    expect(provider.kind).toBe('blocklist');
+    expect(provider.type).toBe('dry-run');
+    expect(provider.maxBatch).toBeGreaterThanOrEqual(10_000);
+    expect(health).toEqual({ ok: true, detail: 'dry-run: changes nothing' });
+  });
+});
+
+describe('DryRunSwitchProvider', () => {
+  it('logs "dry-run activate" and returns a snapshot marking the activation time', async () => {
+    // Prepare
+    const logger = new RecordingLogger();
+    const provider = new DryRunSwitchProvider({ id: 'scrub', now: () => Date.parse('2030-01-02T03:04:05Z') });
+
+    // Act
+    const snapshot = await provider.snapshot({ ...context(logger), incidents: ['inc-1'] });
+    await provider.activate({ ...context(logger), incidents: ['inc-1'] });
+
+    // Assess
+    expect(snapshot).toEqual({ dryRun: true, activatedAt: '2030-01-02T03:04:05.000Z' });
+    expect(logger.lines).toEqual([
+      { level: 'info', message: 'dry-run activate', attributes: { integration: 'scrub', incidents: ['inc-1'] } },
+    ]);
+  });
+
+  it('logs "dry-run deactivate" with the activation time from the snapshot', async () => {
+    // Prepare
+    const logger = new RecordingLogger();
+    const provider = new DryRunSwitchProvider({ id: 'scrub' });
+    const snapshot = await provider.snapshot({ ...context(new RecordingLogger()), incidents: ['inc-1'] });
+    await provider.activate({ ...context(new RecordingLogger()), incidents: ['inc-1'] });
+
+    // Act
+    await provider.deactivate(snapshot, { ...context(logger), incidents: ['inc-1'] });
+
+    // Assess
+    expect(logger.messages()).toEqual(['dry-run deactivate']);
+    expect(logger.lines[0]?.attributes).toMatchObject({ integration: 'scrub', activatedAt: snapshot.activatedAt });
+  });
+
+  it('deactivates without complaint given a snapshot it did not make', async () => {
+    // Prepare
+    const logger = new RecordingLogger();
+    const provider = new DryRunSwitchProvider({ id: 'scrub' });
+
+    // Act
+    await provider.deactivate({ something: 'else' }, { ...context(logger), incidents: [] });
+
+    // Assess
+    expect(logger.messages()).toEqual(['dry-run deactivate']);
+  });
+
+  it('is a healthy switch', async () => {
+    // Prepare
+    const provider = new DryRunSwitchProvider({ id: 'scrub' });
+
+    // Act
+    const health = await provider.healthCheck();
+
+    // Assess
+    expect(provider.kind).toBe('switch');
+    expect(health).toEqual({ ok: true, detail: 'dry-run: changes nothing' });
+  });
+});
