@@ -7,7 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log/types.ts';
-import { completeAdd, completeRemove, planReconcile, rebaseFacts, type OpOutcome } from '../planner/plan-reconcile.ts';
+import {
+  completeAdd,
+  completeRemove,
+  inFlight,
+  markInFlight,
+  planReconcile,
+  rebaseFacts,
+  type OpOutcome,
+} from '../planner/plan-reconcile.ts';
 import { ProviderError } from '../providers/errors.ts';
 import type { BlockEntry, BlocklistProvider, EntryResult, SwitchProvider } from '../providers/types.ts';
 import type { BlockCompletion, BlockRecord } from '../state/types.ts';
@@ -153,8 +161,9 @@ export class Reconciler {
     const { now } = this.#deps;
     const size = Math.max(1, provider.maxBatch);
     for (let start = 0; start < blocks.length; start += size) {
-      const chunk = blocks.slice(start, start + size);
       await this.#renew(lease);
+      const chunk = await this.#markInFlight(blocks.slice(start, start + size), summary);
+      if (chunk.length === 0) continue;
       const entries: BlockEntry[] = chunk.map((block) => {
         const entry: BlockEntry = { ip: block.key, expiresAt: block.expiresAt, incidents: block.holders };
         if (block.ref !== undefined) entry.ref = block.ref;
@@ -206,24 +215,27 @@ export class Reconciler {
   ) {
     const { now } = this.#deps;
     for (const [op, blocks] of [['activate', activate], ['deactivate', deactivate]] as const) {
-      for (const block of blocks) {
+      for (const due of blocks) {
         await this.#renew(lease);
-        const ctx = { ...this.#ctx(logger), incidents: block.holders };
+        const ctx = { ...this.#ctx(logger), incidents: due.holders };
         const started = now();
         let outcome: OpOutcome;
+        let block: BlockRecord | undefined;
         try {
-          if (op === 'activate') {
-            const { snapshot } = await provider.activate(ctx);
-            outcome = { ok: true, snapshot };
-          } else {
-            await provider.deactivate(block.snapshot, ctx);
-            outcome = { ok: true };
-          }
+          // The original state is captured and recorded before anything changes,
+          // and only once: after a crash mid-activation the device may already be
+          // locked down, and a new snapshot would capture the lockdown.
+          const snapshot = op === 'activate' && due.snapshot == null ? await provider.snapshot(ctx) : undefined;
+          [block] = await this.#markInFlight([due], summary, snapshot);
+          if (!block) continue;
+          if (op === 'activate') await provider.activate(ctx);
+          else await provider.deactivate(block.snapshot, ctx);
+          outcome = { ok: true };
         } catch (error) {
           outcome = failure(error);
         }
-        const completion = op === 'activate' ? completeAdd(block, outcome, now()) : completeRemove(block, outcome, now());
-        completions.push(completion);
+        const target = block ?? due;
+        completions.push(op === 'activate' ? completeAdd(target, outcome, now()) : completeRemove(target, outcome, now()));
         if (outcome.ok) {
           if (op === 'activate') summary.added += 1;
           else summary.removed += 1;
@@ -233,7 +245,7 @@ export class Reconciler {
         const line = {
           integration: provider.id,
           action: op,
-          incidents: block.holders.slice(0, 20),
+          incidents: due.holders.slice(0, 20),
           outcome: outcome.ok ? 'ok' : 'failed',
           latencyMs: now() - started,
           ...(outcome.ok ? {} : { error: outcome.error }),
@@ -243,6 +255,28 @@ export class Reconciler {
         await this.#deps.checkpoint?.('after-provider');
       }
     }
+  }
+
+  /**
+   * Records that a device call is about to happen (write-ahead). Returns the
+   * blocks as stored after the mark; a block an intent changed meanwhile is
+   * left out (it stays due and the next round decides again).
+   */
+  async #markInFlight(blocks: BlockRecord[], summary: ReconcileSummary, snapshot?: unknown): Promise<BlockRecord[]> {
+    const { store, now } = this.#deps;
+    const at = now();
+    const needsMark = blocks.filter((block) => block.actual !== 'unknown' || snapshot !== undefined);
+    if (needsMark.length === 0) return blocks;
+    const { conflicts } = await store.complete(
+      needsMark.map((block) => markInFlight(block, at, snapshot)),
+      at,
+    );
+    summary.conflicts += conflicts.length;
+    const lost = new Set(conflicts.map((c) => `${c.integration}\u0000${c.key}`));
+    const marked = new Set(needsMark);
+    return blocks
+      .filter((block) => !lost.has(`${block.integration}\u0000${block.key}`))
+      .map((block) => (marked.has(block) ? inFlight(block, at, snapshot) : block));
   }
 
   async #complete(completions: BlockCompletion[], summary: ReconcileSummary) {

@@ -106,6 +106,7 @@ export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps): Prom
     }
   }
   await store.markProcessed(key, now());
+  await deps.checkpoint?.('before-ack');
   return {
     outcome: 'applied',
     incident: plan.incident.uuid,

@@ -44,8 +44,42 @@ function settled(block: BlockRecord, now: number, dueAt: number | null): BlockCo
 }
 
 export type OpOutcome =
-  | { ok: true; ref?: string; snapshot?: unknown }
+  | { ok: true; ref?: string }
   | { ok: false; error: string; retryable: boolean };
+
+/**
+ * Write-ahead for a device call: the block's device state becomes unknown
+ * until the outcome is recorded, so a crash after the call (whatever the
+ * device did) leads to the call being repeated, never to a block forgotten
+ * on the device. `snapshot` records a switch's original state before it is
+ * activated.
+ */
+export function markInFlight(block: BlockRecord, now: number, snapshot?: unknown): BlockCompletion {
+  const completion: BlockCompletion = {
+    integration: block.integration,
+    key: block.key,
+    expectVersion: block.version,
+    actual: 'unknown',
+    dueAt: block.dueAt ?? now,
+    attempts: block.attempts,
+    lastError: block.lastError ?? null,
+    lastAttemptAt: now,
+  };
+  if (snapshot !== undefined) completion.snapshot = snapshot;
+  return completion;
+}
+
+/** The record as it stands after `markInFlight` was stored. */
+export function inFlight(block: BlockRecord, now: number, snapshot?: unknown): BlockRecord {
+  return {
+    ...block,
+    actual: 'unknown',
+    dueAt: block.dueAt ?? now,
+    lastAttemptAt: now,
+    version: block.version + 1,
+    ...(snapshot !== undefined ? { snapshot } : {}),
+  };
+}
 
 /** The completion to record after the device accepted or refused an add. */
 export function completeAdd(block: BlockRecord, outcome: OpOutcome, now: number): BlockCompletion {
@@ -62,7 +96,6 @@ export function completeAdd(block: BlockRecord, outcome: OpOutcome, now: number)
     lastError: null,
     lastAttemptAt: now,
   };
-  if (outcome.snapshot !== undefined) completion.snapshot = outcome.snapshot;
   return completion;
 }
 

@@ -88,7 +88,11 @@ export interface Holding extends BlockKey {
   heldAt: number;
 }
 
-/** The reconciler's record of one provider outcome. */
+/**
+ * The reconciler's record of one provider outcome (or, before a call, of the
+ * call about to be made: `actual: 'unknown'`). `ref`, `snapshot` and
+ * `addedAt` left undefined are unchanged; null clears them.
+ */
 export interface BlockCompletion extends BlockKey {
   /** Applied only if the block's version still equals this. */
   expectVersion: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RETRY_MAX_MS, retryDelayMs } from '../../lib/planner/backoff.ts';
-import { blockStatus, completeAdd, completeRemove, isWanted, planReconcile, rebaseFacts } from '../../lib/planner/plan-reconcile.ts';
+import { blockStatus, completeAdd, completeRemove, inFlight, isWanted, markInFlight, planReconcile, rebaseFacts } from '../../lib/planner/plan-reconcile.ts';
 import type { BlockRecord } from '../../lib/state/types.ts';
 
 const NOW = 1_000_000;
@@ -66,8 +66,20 @@ describe('completions', () => {
     expect(completeAdd(block({ addedAt: NOW - 5 }), { ok: true }, NOW).addedAt).toBe(NOW - 5);
   });
 
-  it('records a switch activation snapshot', () => {
-    expect(completeAdd(block(), { ok: true, snapshot: { rules: [1] } }, NOW).snapshot).toEqual({ rules: [1] });
+  it('marks a block in flight (device state unknown) before a call, keeping it due', () => {
+    const mark = markInFlight(block({ actual: 'present', dueAt: undefined }), NOW);
+    expect(mark).toMatchObject({ actual: 'unknown', expectVersion: 3, dueAt: NOW });
+    expect(mark).not.toHaveProperty('ref');
+    expect(inFlight(block(), NOW)).toMatchObject({ actual: 'unknown', version: 4 });
+  });
+
+  it('records a switch snapshot with the in-flight mark, before activation', () => {
+    expect(markInFlight(block({ kind: 'switch' }), NOW, { rules: [1] }).snapshot).toEqual({ rules: [1] });
+    expect(inFlight(block({ kind: 'switch' }), NOW, { rules: [1] }).snapshot).toEqual({ rules: [1] });
+  });
+
+  it('leaves the snapshot alone when recording a successful activation', () => {
+    expect(completeAdd(block({ kind: 'switch', snapshot: { rules: [1] } }), { ok: true }, NOW)).not.toHaveProperty('snapshot');
   });
 
   it('records a confirmed removal as absent and out of the due index', () => {

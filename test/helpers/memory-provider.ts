@@ -1,0 +1,107 @@
+import type {
+  BlockEntry,
+  BlocklistProvider,
+  EntryResult,
+  HealthResult,
+  ProviderContext,
+  SwitchContext,
+  SwitchProvider,
+} from '../../lib/providers/types.ts';
+import { ProviderError } from '../../lib/providers/errors.ts';
+
+/**
+ * A blocklist "device" kept in memory: what is on it survives relay crashes
+ * (it is the device), every call is recorded, and it can be taken down.
+ */
+export class MemoryBlocklist implements BlocklistProvider {
+  readonly kind = 'blocklist' as const;
+  readonly type = 'memory';
+  readonly id: string;
+  readonly maxBatch: number;
+  readonly device = new Set<string>();
+  readonly calls: { op: 'add' | 'remove'; ips: string[] }[] = [];
+  /** When set, every call fails with this (the device is unreachable). */
+  down: ProviderError | undefined;
+  #nextRef = 1;
+  readonly refs = new Map<string, string>();
+
+  constructor(id: string, options: { maxBatch?: number } = {}) {
+    this.id = id;
+    this.maxBatch = options.maxBatch ?? 10_000;
+  }
+
+  async add(entries: BlockEntry[], _ctx: ProviderContext): Promise<EntryResult[]> {
+    this.calls.push({ op: 'add', ips: entries.map((entry) => entry.ip) });
+    if (this.down) throw this.down;
+    return entries.map((entry) => {
+      this.device.add(entry.ip);
+      const ref = this.refs.get(entry.ip) ?? `*${(this.#nextRef++).toString(16)}`;
+      this.refs.set(entry.ip, ref);
+      return { ip: entry.ip, ok: true, ref };
+    });
+  }
+
+  async remove(entries: BlockEntry[], _ctx: ProviderContext): Promise<EntryResult[]> {
+    this.calls.push({ op: 'remove', ips: entries.map((entry) => entry.ip) });
+    if (this.down) throw this.down;
+    return entries.map((entry) => {
+      this.device.delete(entry.ip);
+      this.refs.delete(entry.ip);
+      return { ip: entry.ip, ok: true };
+    });
+  }
+
+  async healthCheck(): Promise<HealthResult> {
+    return this.down ? { ok: false, detail: this.down.message } : { ok: true, detail: 'memory device' };
+  }
+
+  addedIps(): string[] {
+    return this.calls.filter((call) => call.op === 'add').flatMap((call) => call.ips);
+  }
+}
+
+/** A switch "device" whose original state must come back exactly on deactivate. */
+export class MemorySwitch implements SwitchProvider {
+  readonly kind = 'switch' as const;
+  readonly type = 'memory-switch';
+  readonly id: string;
+  /** The device's configuration; `lockdown` while activated. */
+  state: { mode: string; rules: string[] } = { mode: 'normal', rules: ['allow 443', 'allow 22'] };
+  readonly calls: { op: 'activate' | 'deactivate'; incidents: string[] }[] = [];
+  down: ProviderError | undefined;
+
+  constructor(id: string) {
+    this.id = id;
+  }
+
+  get active(): boolean {
+    return this.state.mode === 'lockdown';
+  }
+
+  readonly snapshots: unknown[] = [];
+
+  async snapshot(_ctx: SwitchContext): Promise<unknown> {
+    if (this.down) throw this.down;
+    const snapshot = structuredClone(this.state);
+    this.snapshots.push(snapshot);
+    return snapshot;
+  }
+
+  async activate(ctx: SwitchContext): Promise<void> {
+    this.calls.push({ op: 'activate', incidents: ctx.incidents });
+    if (this.down) throw this.down;
+    this.state = { mode: 'lockdown', rules: ['allow 22'] };
+  }
+
+  async deactivate(snapshot: unknown, ctx: SwitchContext): Promise<void> {
+    this.calls.push({ op: 'deactivate', incidents: ctx.incidents });
+    if (this.down) throw this.down;
+    const saved = snapshot as { mode?: string; rules?: string[] } | null | undefined;
+    if (!saved?.mode || !saved.rules) throw new ProviderError('no snapshot to restore', { retryable: false });
+    this.state = { mode: saved.mode, rules: [...saved.rules] };
+  }
+
+  async healthCheck(): Promise<HealthResult> {
+    return { ok: !this.down, detail: 'memory switch' };
+  }
+}
