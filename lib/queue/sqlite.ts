@@ -1,0 +1,321 @@
+/**
+ * The one-box JobQueue: a SQLite file (WAL, synchronous FULL) with SQS FIFO
+ * semantics.
+ *
+ * - Order: messages of a group are delivered strictly in send order and only
+ *   the oldest message of a group is ever deliverable, so a group with a
+ *   message in flight (or waiting out a retry delay) delivers nothing else.
+ *   Groups are independent; across groups the oldest head goes first.
+ * - De-duplication: a send whose dedupId was first sent less than the window
+ *   ago is dropped and reported as `{ duplicate: true }`.
+ * - At-least-once: a received message is invisible for `visibilityMs`; if it
+ *   is neither acked nor retried by then it is delivered again.
+ * - Receipts are fresh per delivery: a receipt from an earlier delivery no
+ *   longer acks or retries the message (both become no-ops).
+ * - Dead letters: a message that has already been received `maxReceives`
+ *   times is moved to the dead-letter table by the receive that would have
+ *   delivered it for the next time.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { RelayError } from '../errors.ts';
+import { MEMORY, migrate, openDatabase, transaction } from '../sqlite/open.ts';
+import type { OpenOptions, Schema } from '../sqlite/open.ts';
+import { MessageTooLargeError, QueueUnavailableError } from './errors.ts';
+import type { JobQueue, OutgoingMessage, QueueStats, ReceiveOptions, ReceivedMessage, SendResult } from './types.ts';
+
+/** Largest accepted body in UTF-8 bytes (the SQS limit the AWS deployment is held to). */
+export const MAX_BODY_BYTES = 256 * 1024;
+/** Default de-duplication window. */
+export const DEFAULT_DEDUP_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Default number of receives before a message is dead-lettered. */
+export const DEFAULT_MAX_RECEIVES = 5;
+/** Default interval at which a long-polling receive re-reads the table. */
+export const DEFAULT_POLL_INTERVAL_MS = 25;
+
+/** Options for {@link SqliteJobQueue}. */
+export interface SqliteJobQueueOptions extends OpenOptions {
+  /** Receives after which the next receive dead-letters the message instead (default 5). */
+  maxReceives?: number;
+  /** How long a dedupId suppresses later sends (default 24 h). */
+  dedupWindowMs?: number;
+  /** Clock for visibility, delays and the dedup window (default Date.now). */
+  now?: () => number;
+  /**
+   * How often a long-polling receive re-reads the table (default 25 ms). Sends
+   * through the same instance wake it at once; this catches other connections
+   * and expiring visibility timeouts.
+   */
+  pollIntervalMs?: number;
+}
+
+/** The job queue's database schema (append-only list of migrations). */
+export const QUEUE_SCHEMA: Schema = {
+  name: 'job queue',
+  applicationId: 0x46545251, // "FTRQ"
+  migrations: [
+    `
+    CREATE TABLE messages (
+      seq           INTEGER PRIMARY KEY AUTOINCREMENT, -- send order, never reused
+      id            TEXT NOT NULL UNIQUE,
+      group_id      TEXT NOT NULL,
+      dedup_id      TEXT NOT NULL,
+      body          TEXT NOT NULL,
+      sent_at       INTEGER NOT NULL,
+      visible_at    INTEGER NOT NULL,
+      receive_count INTEGER NOT NULL DEFAULT 0,
+      receipt       TEXT UNIQUE -- the current delivery's receipt; NULL when not delivered
+    );
+    CREATE INDEX messages_by_group ON messages (group_id, seq);
+
+    CREATE TABLE dedup (
+      dedup_id   TEXT PRIMARY KEY,
+      expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX dedup_by_expiry ON dedup (expires_at);
+
+    CREATE TABLE dead_letters (
+      seq           INTEGER PRIMARY KEY, -- the message's original send order
+      id            TEXT NOT NULL UNIQUE,
+      group_id      TEXT NOT NULL,
+      dedup_id      TEXT NOT NULL,
+      body          TEXT NOT NULL,
+      sent_at       INTEGER NOT NULL,
+      receive_count INTEGER NOT NULL,
+      died_at       INTEGER NOT NULL
+    );
+    CREATE INDEX dead_letters_by_time ON dead_letters (died_at, seq);
+    `,
+  ],
+};
+
+interface MessageRow {
+  seq: number;
+  id: string;
+  group_id: string;
+  dedup_id: string;
+  body: string;
+  sent_at: number;
+  visible_at: number;
+  receive_count: number;
+  receipt: string | null;
+}
+
+/** How often expired dedup entries are swept (on send). */
+const DEDUP_SWEEP_INTERVAL_MS = 60_000;
+
+/** {@link JobQueue} on a `node:sqlite` database. */
+export class SqliteJobQueue implements JobQueue {
+  readonly #db: DatabaseSync;
+  readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #now: () => number;
+  readonly #maxReceives: number;
+  readonly #dedupWindowMs: number;
+  readonly #pollIntervalMs: number;
+  /** Wakes long-polling receives of this instance (on send and on close). */
+  readonly #waiters = new Set<() => void>();
+  #lastDedupSweep = -Infinity;
+  #closed = false;
+
+  /** Opens (creating and migrating) the queue at `path`, or a private in-memory one for `':memory:'`. */
+  static open(path: string = MEMORY, options: SqliteJobQueueOptions = {}): SqliteJobQueue {
+    const db = openDatabase(path, options);
+    try {
+      return new SqliteJobQueue(db, options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** Migrates `db` and takes ownership of it: `close()` closes it. */
+  constructor(db: DatabaseSync, options: SqliteJobQueueOptions = {}) {
+    const maxReceives = options.maxReceives ?? DEFAULT_MAX_RECEIVES;
+    if (!Number.isInteger(maxReceives) || maxReceives < 1) throw new RangeError(`maxReceives must be a positive integer, got ${maxReceives}`);
+    migrate(db, QUEUE_SCHEMA);
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+    this.#now = options.now ?? Date.now;
+    this.#maxReceives = maxReceives;
+    this.#dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
+    this.#pollIntervalMs = Math.max(1, options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+  }
+
+  async send(message: OutgoingMessage): Promise<SendResult> {
+    const bytes = Buffer.byteLength(message.body, 'utf8');
+    if (bytes > MAX_BODY_BYTES) throw new MessageTooLargeError(bytes, MAX_BODY_BYTES);
+    const result = this.#run('send', () => {
+      const now = this.#now();
+      return transaction(this.#db, () => {
+        if (now - this.#lastDedupSweep >= DEDUP_SWEEP_INTERVAL_MS) {
+          this.#sql.sweepDedup.run(now);
+          this.#lastDedupSweep = now;
+        }
+        const fresh = Number(this.#sql.claimDedup.run(message.dedupId, now + this.#dedupWindowMs, now).changes) > 0;
+        if (!fresh) return { duplicate: true };
+        this.#sql.insertMessage.run(randomUUID(), message.groupId, message.dedupId, message.body, now);
+        return { duplicate: false };
+      });
+    });
+    if (!result.duplicate) this.#wake();
+    return result;
+  }
+
+  async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
+    const deadline = performance.now() + Math.max(0, options.waitMs ?? 0);
+    for (;;) {
+      const received = this.#receiveNow(options);
+      if (received.length > 0) return received;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0 || this.#closed) return [];
+      await this.#sleep(Math.min(remaining, this.#pollIntervalMs));
+      if (this.#closed) return [];
+    }
+  }
+
+  async ack(receipt: string): Promise<void> {
+    this.#run('ack', () => this.#sql.deleteByReceipt.run(receipt));
+  }
+
+  async retry(receipt: string, delayMs: number): Promise<void> {
+    this.#run('retry', () => this.#sql.releaseByReceipt.run(this.#now() + Math.max(0, delayMs), receipt));
+    if (delayMs <= 0) this.#wake();
+  }
+
+  async stats(): Promise<QueueStats> {
+    return this.#run('stats', () => {
+      const now = this.#now();
+      const live = this.#sql.countMessages.get(now, now) as { visible: number | null; in_flight: number | null };
+      const dead = this.#sql.countDead.get() as { dead: number };
+      return { visible: live.visible ?? 0, inFlight: live.in_flight ?? 0, dead: dead.dead };
+    });
+  }
+
+  async deadLetters(limit: number): Promise<ReceivedMessage[]> {
+    if (limit <= 0) return [];
+    return this.#run('deadLetters', () =>
+      (this.#sql.listDead.all(Math.floor(limit)) as unknown as MessageRow[]).map((row) => ({
+        messageId: row.id,
+        groupId: row.group_id,
+        dedupId: row.dedup_id,
+        body: row.body,
+        receiveCount: row.receive_count,
+        // Dead letters cannot be acked or retried; the handle matches no delivery.
+        receipt: `dead:${row.id}`,
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wake();
+    this.#db.close();
+  }
+
+  /** One non-blocking receive: delivers up to `max` group heads, dead-lettering exhausted ones. */
+  #receiveNow(options: ReceiveOptions): ReceivedMessage[] {
+    const max = Math.max(1, Math.floor(options.max));
+    const visibilityMs = Math.max(0, options.visibilityMs);
+    return this.#run('receive', () => {
+      const now = this.#now();
+      return transaction(this.#db, () => {
+        const delivered: ReceivedMessage[] = [];
+        const groups = new Set<string>();
+        for (;;) {
+          const heads = this.#sql.visibleHeads.all(now, max) as unknown as MessageRow[];
+          let deadLettered = 0;
+          for (const row of heads) {
+            if (delivered.length >= max) break;
+            if (groups.has(row.group_id)) continue;
+            if (row.receive_count >= this.#maxReceives) {
+              this.#sql.copyToDead.run(now, row.seq);
+              this.#sql.deleteBySeq.run(row.seq);
+              deadLettered += 1;
+              continue;
+            }
+            const receipt = randomUUID();
+            this.#sql.markDelivered.run(now + visibilityMs, receipt, row.seq);
+            groups.add(row.group_id);
+            delivered.push({
+              messageId: row.id,
+              groupId: row.group_id,
+              dedupId: row.dedup_id,
+              body: row.body,
+              receiveCount: row.receive_count + 1,
+              receipt,
+            });
+          }
+          // A dead-lettered head uncovers the next message of its group: look again.
+          if (deadLettered === 0 || delivered.length >= max) return delivered;
+        }
+      });
+    });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiters.add(done);
+    });
+  }
+
+  #wake(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  /** Runs one synchronous operation, turning database failures into QueueUnavailableError. */
+  #run<T>(operation: string, work: () => T): T {
+    if (this.#closed) throw new QueueUnavailableError(`job queue is closed (${operation})`);
+    try {
+      return work();
+    } catch (error) {
+      if (error instanceof RelayError || !isDatabaseError(error)) throw error;
+      throw new QueueUnavailableError(`job queue ${operation} failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+function prepareStatements(db: DatabaseSync) {
+  const prepare = (sql: string): StatementSync => db.prepare(sql);
+  return {
+    sweepDedup: prepare('DELETE FROM dedup WHERE expires_at <= ?'),
+    // Changes 1 when the id is new or its window has passed; 0 for a duplicate.
+    claimDedup: prepare(`
+      INSERT INTO dedup (dedup_id, expires_at) VALUES (?1, ?2)
+      ON CONFLICT (dedup_id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?3`),
+    insertMessage: prepare(`
+      INSERT INTO messages (id, group_id, dedup_id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)`),
+    // The oldest message of every group, if it is visible; oldest heads first.
+    visibleHeads: prepare(`
+      SELECT m.* FROM (SELECT min(seq) AS seq FROM messages GROUP BY group_id) AS heads
+      JOIN messages AS m ON m.seq = heads.seq
+      WHERE m.visible_at <= ?
+      ORDER BY m.seq LIMIT ?`),
+    markDelivered: prepare(
+      'UPDATE messages SET visible_at = ?, receipt = ?, receive_count = receive_count + 1 WHERE seq = ?',
+    ),
+    copyToDead: prepare(`
+      INSERT INTO dead_letters (seq, id, group_id, dedup_id, body, sent_at, receive_count, died_at)
+      SELECT seq, id, group_id, dedup_id, body, sent_at, receive_count, ?1 FROM messages WHERE seq = ?2`),
+    deleteBySeq: prepare('DELETE FROM messages WHERE seq = ?'),
+    deleteByReceipt: prepare('DELETE FROM messages WHERE receipt = ?'),
+    releaseByReceipt: prepare('UPDATE messages SET visible_at = ?, receipt = NULL WHERE receipt = ?'),
+    countMessages: prepare(
+      'SELECT sum(visible_at <= ?1) AS visible, sum(visible_at > ?2) AS in_flight FROM messages',
+    ),
+    countDead: prepare('SELECT count(*) AS dead FROM dead_letters'),
+    listDead: prepare('SELECT * FROM dead_letters ORDER BY died_at, seq LIMIT ?'),
+  };
+}
+
+/** Errors raised by node:sqlite itself (SQLITE_BUSY, I/O, closed handle), as opposed to bugs. */
+function isDatabaseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ERR_SQLITE_ERROR' || code === 'ERR_INVALID_STATE';
+}

@@ -1,0 +1,306 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { QueueUnavailableError } from '../../lib/queue/errors.ts';
+import { MAX_BODY_BYTES, SqliteJobQueue } from '../../lib/queue/sqlite.ts';
+import type { SqliteJobQueueOptions } from '../../lib/queue/sqlite.ts';
+import type { ReceivedMessage } from '../../lib/queue/types.ts';
+import { DatabaseSchemaError } from '../../lib/sqlite/open.ts';
+import { SqliteStateStore } from '../../lib/state/sqlite.ts';
+import { jobQueueContract } from '../contract/job-queue.contract.ts';
+
+const MODULE_URL = pathToFileURL(join(import.meta.dirname, '..', '..', 'lib', 'queue', 'sqlite.ts')).href;
+
+jobQueueContract('SQLite', async ({ maxReceives }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-queue-'));
+  const queue = SqliteJobQueue.open(join(dir, 'queue.db'), { maxReceives });
+  return {
+    queue,
+    async cleanup() {
+      await queue.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+/** A clock the test moves by hand. */
+class ManualClock {
+  ms = 1_000_000;
+  readonly now = () => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+describe('SqliteJobQueue', () => {
+  let dir: string;
+  let path: string;
+  const opened: SqliteJobQueue[] = [];
+
+  function open(options: SqliteJobQueueOptions = {}): SqliteJobQueue {
+    const queue = SqliteJobQueue.open(path, options);
+    opened.push(queue);
+    return queue;
+  }
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'relay-queue-'));
+    path = join(dir, 'queue.db');
+  });
+
+  afterEach(async () => {
+    for (const queue of opened.splice(0)) await queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('delivers queued and expired in-flight messages after a restart', async () => {
+    // Prepare
+    const clock = new ManualClock();
+    const before = open({ now: clock.now });
+    for (const [groupId, body] of [['a', 'a1'], ['a', 'a2'], ['b', 'b1']] as const) {
+      await before.send({ groupId, dedupId: body, body });
+    }
+    await before.receive({ max: 10, visibilityMs: 1_000 });
+    await before.close();
+
+    // Act
+    clock.advance(1_000);
+    const after = open({ now: clock.now });
+    const redelivered = await after.receive({ max: 10, visibilityMs: 1_000 });
+    for (const delivered of redelivered) await after.ack(delivered.receipt);
+    const rest = await after.receive({ max: 10, visibilityMs: 1_000 });
+
+    // Assess
+    expect(redelivered.map((m) => [m.body, m.receiveCount])).toEqual([
+      ['a1', 2],
+      ['b1', 2],
+    ]);
+    expect(rest.map((m) => [m.body, m.receiveCount])).toEqual([['a2', 1]]);
+  });
+
+  it('loses no acknowledged send when the process is killed', async () => {
+    // Prepare
+    const script = `
+      const { SqliteJobQueue } = await import(${JSON.stringify(MODULE_URL)});
+      const queue = SqliteJobQueue.open(${JSON.stringify(path)});
+      for (let n = 0; n < 100; n += 1) await queue.send({ groupId: 'g' + (n % 10), dedupId: 'd' + n, body: 'm' + n });
+      process.stdout.write('sent\\n', () => process.kill(process.pid, 'SIGKILL'));
+    `;
+
+    // Act
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+
+    // Assess
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('sent\n');
+    expect(child.signal).toBe('SIGKILL');
+    expect(await open().stats()).toEqual({ visible: 100, inFlight: 0, dead: 0 });
+  });
+
+  it('never hands one message to two receivers on separate connections', async () => {
+    // Prepare
+    const seed = open();
+    for (let n = 0; n < 200; n += 1) await seed.send({ groupId: `g${n % 40}`, dedupId: `d${n}`, body: `m${n}` });
+    const workerSource = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      (async () => {
+        const { SqliteJobQueue } = await import(workerData.moduleUrl);
+        const queue = SqliteJobQueue.open(workerData.path);
+        const bodies = [];
+        for (;;) {
+          const batch = await queue.receive({ max: 3, visibilityMs: 60000 });
+          for (const m of batch) { bodies.push(m.body); await queue.ack(m.receipt); }
+          if (batch.length === 0) {
+            const stats = await queue.stats();
+            if (stats.visible + stats.inFlight === 0) break;
+          }
+        }
+        await queue.close();
+        parentPort.postMessage(bodies);
+      })();
+    `;
+
+    // Act
+    const perWorker = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<string[]>((resolve, reject) => {
+            const worker = new Worker(workerSource, { eval: true, workerData: { moduleUrl: MODULE_URL, path } });
+            worker.once('message', resolve);
+            worker.once('error', reject);
+          }),
+      ),
+    );
+
+    // Assess
+    const all = perWorker.flat();
+    expect(all).toHaveLength(200);
+    expect(new Set(all).size).toBe(200);
+  });
+
+  it('never hands one message to two concurrent receives in one process', async () => {
+    // Prepare
+    const first = open();
+    const second = open();
+    for (let n = 0; n < 30; n += 1) await first.send({ groupId: `g${n}`, dedupId: `d${n}`, body: `m${n}` });
+
+    // Act
+    const batches = await Promise.all(
+      Array.from({ length: 10 }, (_, n) => (n % 2 ? first : second).receive({ max: 4, visibilityMs: 60_000, waitMs: 50 })),
+    );
+
+    // Assess
+    const ids = batches.flat().map((m) => m.messageId);
+    expect(ids).toHaveLength(30);
+    expect(new Set(ids).size).toBe(30);
+  });
+
+  it('ignores an ack with the receipt of an earlier delivery', async () => {
+    // Prepare
+    const clock = new ManualClock();
+    const queue = open({ now: clock.now });
+    await queue.send({ groupId: 'g', dedupId: 'd', body: 'job' });
+    const [first] = await queue.receive({ max: 1, visibilityMs: 1_000 });
+    clock.advance(1_000);
+    const [second] = await queue.receive({ max: 1, visibilityMs: 1_000 });
+
+    // Act
+    await queue.ack(first!.receipt);
+    await queue.retry(first!.receipt, 0);
+
+    // Assess
+    expect(second?.receiveCount).toBe(2);
+    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 1, dead: 0 });
+    await queue.ack(second!.receipt);
+    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
+  });
+
+  it('keeps a group blocked while a retried message waits out its delay', async () => {
+    // Prepare
+    const clock = new ManualClock();
+    const queue = open({ now: clock.now });
+    await queue.send({ groupId: 'g', dedupId: 'd1', body: 'first' });
+    await queue.send({ groupId: 'g', dedupId: 'd2', body: 'second' });
+    const [first] = await queue.receive({ max: 1, visibilityMs: 60_000 });
+
+    // Act
+    await queue.retry(first!.receipt, 5_000);
+    clock.advance(4_999);
+    const during = await queue.receive({ max: 10, visibilityMs: 60_000 });
+    clock.advance(1);
+    const after = await queue.receive({ max: 10, visibilityMs: 60_000 });
+
+    // Assess
+    expect(during).toEqual([]);
+    expect(after.map((m) => [m.body, m.receiveCount])).toEqual([['first', 2]]);
+  });
+
+  it('dead-letters a message on the receive after its last allowed one', async () => {
+    // Prepare
+    const queue = open({ maxReceives: 3 });
+    await queue.send({ groupId: 'g', dedupId: 'd', body: 'poison' });
+    const counts: number[] = [];
+    for (let n = 0; n < 3; n += 1) {
+      const [delivered] = await queue.receive({ max: 1, visibilityMs: 60_000 });
+      counts.push(delivered!.receiveCount);
+      await queue.retry(delivered!.receipt, 0);
+    }
+
+    // Act
+    const fourth = await queue.receive({ max: 1, visibilityMs: 60_000 });
+
+    // Assess
+    expect(counts).toEqual([1, 2, 3]);
+    expect(fourth).toEqual([]);
+    expect(await queue.deadLetters(10)).toMatchObject([{ groupId: 'g', dedupId: 'd', body: 'poison', receiveCount: 3 }]);
+    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 1 });
+  });
+
+  it('accepts a send with a dedupId again once the window has passed', async () => {
+    // Prepare
+    const clock = new ManualClock();
+    const queue = open({ now: clock.now, dedupWindowMs: 10_000 });
+    const first = await queue.send({ groupId: 'g', dedupId: 'd', body: 'one' });
+    clock.advance(9_999);
+    const inside = await queue.send({ groupId: 'g', dedupId: 'd', body: 'two' });
+
+    // Act
+    clock.advance(1);
+    const outside = await queue.send({ groupId: 'g', dedupId: 'd', body: 'three' });
+
+    // Assess
+    expect([first.duplicate, inside.duplicate, outside.duplicate]).toEqual([false, true, false]);
+    expect(await queue.stats()).toMatchObject({ visible: 2 });
+  });
+
+  it('accepts a body of exactly 256 KiB', async () => {
+    // Prepare
+    const queue = open();
+    const body = 'x'.repeat(MAX_BODY_BYTES);
+
+    // Act
+    await queue.send({ groupId: 'g', dedupId: 'd', body });
+
+    // Assess
+    const [delivered] = await queue.receive({ max: 1, visibilityMs: 1_000 });
+    expect(delivered?.body).toBe(body);
+  });
+
+  it('answers a long poll as soon as a message is sent', async () => {
+    // Prepare
+    const queue = open();
+    const started = performance.now();
+    const polling = queue.receive({ max: 1, visibilityMs: 1_000, waitMs: 10_000 });
+
+    // Act
+    setTimeout(() => void queue.send({ groupId: 'g', dedupId: 'd', body: 'wake' }), 20);
+    const received: ReceivedMessage[] = await polling;
+
+    // Assess
+    expect(received.map((m) => m.body)).toEqual(['wake']);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('answers a long poll when another connection sends', async () => {
+    // Prepare
+    const receiver = open();
+    const sender = open();
+    const polling = receiver.receive({ max: 1, visibilityMs: 1_000, waitMs: 10_000 });
+
+    // Act
+    setTimeout(() => void sender.send({ groupId: 'g', dedupId: 'd', body: 'elsewhere' }), 20);
+    const received = await polling;
+
+    // Assess
+    expect(received.map((m) => m.body)).toEqual(['elsewhere']);
+  });
+
+  it('ends a pending long poll empty when closed', async () => {
+    // Prepare
+    const queue = SqliteJobQueue.open(path);
+    const polling = queue.receive({ max: 1, visibilityMs: 1_000, waitMs: 10_000 });
+
+    // Act
+    await queue.close();
+
+    // Assess
+    expect(await polling).toEqual([]);
+    await expect(queue.send({ groupId: 'g', dedupId: 'd', body: 'late' })).rejects.toBeInstanceOf(QueueUnavailableError);
+  });
+
+  it('refuses to open a state store file as a queue', async () => {
+    // Prepare
+    await SqliteStateStore.open(path).close();
+
+    // Act
+    const attempt = () => SqliteJobQueue.open(path);
+
+    // Assess
+    expect(attempt).toThrow(DatabaseSchemaError);
+  });
+});
