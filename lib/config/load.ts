@@ -36,7 +36,9 @@ export function parseConfig(value: unknown, file?: string): RelayConfig {
     if (!parsed.ok) {
       issues.push({
         path: `blocking.neverBlock[${index}]`,
-        message: `"${entry}" ${parsed.reason}; write an address or a prefix such as 198.51.100.0/24 or 2001:db8::/32`,
+        message: /\bwrite\b/.test(parsed.reason)
+          ? `"${entry}": ${parsed.reason}`
+          : `"${entry}" ${parsed.reason}; write an address or a prefix such as 198.51.100.0/24 or 2001:db8::/32`,
       });
     }
   });

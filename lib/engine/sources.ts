@@ -6,7 +6,7 @@
 import type { RelayConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import type { FlowtriqEvent } from '../event/types.ts';
-import { parseAddress } from '../ip/address.ts';
+import { normalizeAddress, parseAddress } from '../ip/address.ts';
 import { extractSources, type SourceCandidate } from '../ip/extract.ts';
 import { createNeverBlockList } from '../ip/never-block.ts';
 import { selectIps } from '../ip/select.ts';
@@ -58,8 +58,12 @@ export function createSourceSelector(options: SourceSelectorOptions): SourceSele
         nodeIps: nodeIp && parseAddress(nodeIp).ok ? [nodeIp] : [],
         protectNodeSubnet: blocking.protectNodeSubnet,
       });
-      // Addresses the incident already holds are neither re-held nor counted twice.
-      const fresh = candidates.filter((candidate) => !held.has(candidate.ip));
+      // Addresses the incident already holds are neither re-held nor counted twice
+      // (compared in canonical form: ::ffff:1.2.3.4 is 1.2.3.4).
+      const fresh = candidates.filter((candidate) => {
+        const normalized = normalizeAddress(candidate.ip);
+        return !(normalized.ok && held.has(normalized.canonical));
+      });
       const selection = selectIps({
         candidates: fresh,
         policy: {
@@ -70,11 +74,7 @@ export function createSourceSelector(options: SourceSelectorOptions): SourceSele
         neverBlock,
         alreadyHeld: held.size,
       });
-      return {
-        selected: selection.selected.filter((ip) => !held.has(ip)),
-        skipped: selection.skipped,
-        origin,
-      };
+      return { selected: selection.selected, skipped: selection.skipped, origin };
     },
   };
 }
