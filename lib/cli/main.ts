@@ -32,6 +32,7 @@ Commands:
 Options:
   --config <file>   configuration file (default: relay.config.yaml|yml|json, or RELAY_CONFIG)
   --insecure-dev    start: accept unsigned webhooks (development only; every request log says so)
+  --port <n>        start: listen on this port instead of server.port (0 = any free port)
   --ips <n>         send-test: number of sample source IPs (default 20)
   --wait <seconds>  send-test: pause between start and end (default 2)
   --url <url>       send-test: webhook URL (default from the config)
@@ -55,7 +56,11 @@ async function start(values: Record<string, unknown>) {
   const loaded = load(values.config as string | undefined);
   const insecure = values['insecure-dev'] === true || process.env.RELAY_INSECURE_DEV === '1';
   const logger = createLogger();
-  const relay = await startOneBox({ loaded, logger, insecure });
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new RelayError('usage', '--port must be a port number from 0 to 65535');
+  }
+  const relay = await startOneBox({ loaded, logger, insecure, ...(port !== undefined ? { port } : {}) });
   const integrations = loaded.config.integrations.filter((integration) => integration.enabled);
   err('');
   err(`Flowtriq Relay is running (one-box, SQLite in ${resolve(loaded.config.storage.dir)})`);
@@ -165,6 +170,7 @@ export async function main(argv: string[]): Promise<void> {
     options: {
       config: { type: 'string' },
       'insecure-dev': { type: 'boolean' },
+      port: { type: 'string' },
       ips: { type: 'string' },
       wait: { type: 'string' },
       url: { type: 'string' },
