@@ -13,7 +13,7 @@ import { sweep } from '../engine/sweeper.ts';
 import { createLogger } from '../log/logger.ts';
 import { SqliteJobQueue } from '../queue/sqlite.ts';
 import { buildEngine } from '../runtime/engine.ts';
-import { QUEUE_DB, STATE_DB, startOneBox, webhookSecrets } from '../runtime/one-box.ts';
+import { QUEUE_DB, STATE_DB, startOneBox, webhookSecrets, type OneBox } from '../runtime/one-box.ts';
 import { signFlowtriq } from '../signature/flowtriq.ts';
 import { SqliteStateStore } from '../state/sqlite.ts';
 import { createDirectTransport } from '../transport/node-http.ts';
@@ -55,12 +55,31 @@ function load(path: string | undefined): LoadedConfig {
 async function start(values: Record<string, unknown>) {
   const loaded = load(values.config as string | undefined);
   const insecure = values['insecure-dev'] === true || process.env.RELAY_INSECURE_DEV === '1';
-  const logger = createLogger();
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new RelayError('usage', '--port must be a port number from 0 to 65535');
   }
-  const relay = await startOneBox({ loaded, logger, insecure, ...(port !== undefined ? { port } : {}) });
+  const logger = createLogger();
+  // Signal handlers first: a SIGTERM that arrives while starting still ends cleanly.
+  let relay: OneBox | undefined;
+  let stopRequested: string | undefined;
+  const shutdown = (signal: string) => {
+    if (stopRequested) return;
+    stopRequested = signal;
+    if (!relay) return; // start() stops it as soon as it is up
+    logger.info('shutting down; finishing in-flight work', { signal });
+    relay.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('shutdown failed', { error: String(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  relay = await startOneBox({ loaded, logger, insecure, ...(port !== undefined ? { port } : {}) });
   const integrations = loaded.config.integrations.filter((integration) => integration.enabled);
   err('');
   err(`Flowtriq Relay is running (one-box, SQLite in ${resolve(loaded.config.storage.dir)})`);
@@ -75,21 +94,11 @@ async function start(values: Record<string, unknown>) {
   }
   err(`  send a test:  npm run relay -- send-test   (then: npm run relay -- status)`);
   err('');
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down; finishing in-flight work', { signal });
-    relay.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('shutdown failed', { error: String(error) });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  if (stopRequested) {
+    const signal = stopRequested;
+    stopRequested = undefined;
+    shutdown(signal);
+  }
 }
 
 async function sendTest(values: Record<string, unknown>) {
