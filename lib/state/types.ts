@@ -139,7 +139,10 @@ export interface StateStore {
   /** Integrations that have at least one block due at `now` (for the sweeper). */
   dueIntegrations(now: number): Promise<string[]>;
   complete(completions: BlockCompletion[], now: number): Promise<CompleteResult>;
-  /** Deletes settled-absent blocks with no holders last updated before `before`. */
+  /**
+   * Deletes settled-absent blocks with no holders last updated before `before`,
+   * and processed-event markers older than `before`. Returns the blocks deleted.
+   */
   purgeSettled(before: number): Promise<number>;
 
   /** A time-bounded exclusive lease (the reconciler's per-integration lock). */
