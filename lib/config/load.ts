@@ -27,7 +27,14 @@ export function parseConfig(value: unknown, file?: string): RelayConfig {
   if (!result.success) {
     throw new ConfigError(
       file,
-      result.error.issues.map((issue) => ({ path: formatPath(issue.path) || '(top level)', message: issue.message })),
+      result.error.issues.flatMap((issue): ConfigIssue[] =>
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => ({
+              path: formatPath([...issue.path, key]),
+              message: `unknown key "${key}"; remove it or check its spelling (every key is listed in docs/CONFIG.md)`,
+            }))
+          : [{ path: formatPath(issue.path) || '(top level)', message: issue.message }],
+      ),
     );
   }
   const issues: ConfigIssue[] = [];
@@ -54,11 +61,20 @@ export function parseConfigText(text: string, file?: string): RelayConfig {
       file,
       document.errors.map((error) => ({
         path: error.linePos ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '(syntax)',
-        message: error.message.split('\n')[0] ?? error.message,
+        message:
+          error.code === 'DUPLICATE_KEY'
+            ? 'this key is already set above in the same mapping; keep one of them'
+            : (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, ''),
       })),
     );
   }
-  return parseConfig(document.toJS(), file);
+  return parseConfig(withoutEmptySections(document.toJS()), file);
+}
+
+/** A top-level key with nothing under it (all lines commented out) means "use the defaults". */
+function withoutEmptySections(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, section]) => section !== null));
 }
 
 /**
@@ -79,8 +95,19 @@ export function loadConfig(options: { path?: string; cwd?: string } = {}): Loade
   } else {
     file = CONFIG_FILENAMES.map((name) => resolve(cwd, name)).find((candidate) => existsSync(candidate));
   }
-  const config = file === undefined ? parseConfig({}) : parseConfigText(readFileSync(file, 'utf8'), file);
+  const config = file === undefined ? parseConfig({}) : parseConfigText(readConfigFile(file), file);
   return withDryRunDefault(config, file);
+}
+
+function readConfigFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(file, [
+      { path: '(file)', message: `cannot be read (${code}); give the path of a readable YAML or JSON file` },
+    ]);
+  }
 }
 
 function withDryRunDefault(config: RelayConfig, file: string | undefined): LoadedConfig {

@@ -21,11 +21,16 @@ export const secretRefSchema = z.union([
   z
     .object({
       sst: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an SST secret name such as FlowtriqWebhookSecret'),
-      optional: z.boolean().default(false),
+      optional: z.boolean().default(false).describe('Skip silently when the secret is not set.'),
     })
     .strict()
     .describe('Read the secret from a linked SST secret (AWS deployments).'),
-]);
+], {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? 'write { env: VARIABLE_NAME } or { sst: SecretName }, optionally with optional: true'
+      : undefined,
+});
 export type SecretRef = z.infer<typeof secretRefSchema>;
 
 const integrationId = z
@@ -54,11 +59,11 @@ export type MatchRules = z.infer<typeof matchSchema>;
 
 const common = {
   id: integrationId.describe('Unique id; appears in logs, state and `relay status`.'),
-  enabled: z.boolean().default(true),
-  match: matchSchema.prefault({}),
+  enabled: z.boolean().default(true).describe('false keeps the entry but does not build it.'),
+  match: matchSchema.prefault({}).describe('Which incidents this integration acts on; all when empty.'),
   ttl: duration({ min: '1m', max: '30d' })
     .prefault('1h')
-    .describe('Longest a block may live even if attack_end never comes.'),
+    .describe('Longest a block may live, counted from when it was first added; removed even if attack_end never comes.'),
 };
 
 export const dryRunIntegrationSchema = z
@@ -91,8 +96,8 @@ export const webhookIntegrationSchema = z
           .boolean()
           .default(false)
           .describe('Permit an http:// URL (loopback testing only).'),
-        timeout: duration({ min: '100ms', max: '60s' }).prefault('10s'),
-        maxAttempts: z.number().int().min(1).max(10).default(4),
+        timeout: duration({ min: '100ms', max: '60s' }).prefault('10s').describe('Longest one delivery attempt may take.'),
+        maxAttempts: z.number().int().min(1).max(10).default(4).describe('Attempts per delivery.'),
         caFile: z.string().min(1).optional().describe('PEM CA bundle to trust for this URL.'),
       })
       .strict()
@@ -118,8 +123,8 @@ export const configSchema = z
     $schema: z.string().optional(),
     server: z
       .object({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8787),
+        host: z.string().min(1).default('127.0.0.1').describe('Interface the one-box server binds.'),
+        port: z.number().int().min(0).max(65535).default(8787).describe('TCP port; 0 = any free port.'),
       })
       .strict()
       .prefault({}),
@@ -129,29 +134,37 @@ export const configSchema = z
           .array(secretRefSchema)
           .min(1, 'configure at least one webhook secret')
           .max(2, 'at most two secrets (current and next, for rotation)')
-          .default([{ env: 'FLOWTRIQ_WEBHOOK_SECRET', optional: false }]),
+          .default([{ env: 'FLOWTRIQ_WEBHOOK_SECRET', optional: false }])
+          .describe('Flowtriq webhook secret(s); two during rotation. Every secret not marked optional must be set.'),
         replayWindow: duration({ min: '30s', max: '1h' })
           .prefault('5m')
-          .describe('Reject start/update events whose signed timestamp is further than this from now.'),
+          .describe(
+            "Refuse attack_start, attack_update and test events whose signed timestamp is further than this from the relay's clock; a late attack_end is still accepted.",
+          ),
       })
       .strict()
       .prefault({}),
     flowtriq: z
       .object({
         apiToken: secretRefSchema.optional().describe('Deploy token used to fetch source IPs of incidents.'),
-        baseUrl: z.url({ protocol: /^https?$/ }).default('https://flowtriq.com/api/v1'),
-        timeout: duration({ min: '100ms', max: '60s' }).prefault('5s'),
+        baseUrl: z.url({ protocol: /^https?$/ }).default('https://flowtriq.com/api/v1').describe('Root of the Flowtriq REST API.'),
+        timeout: duration({ min: '100ms', max: '60s' }).prefault('5s').describe('Longest one API request may take.'),
       })
       .strict()
       .prefault({}),
     blocking: z
       .object({
-        minConfidence: z.number().min(0).max(100).default(80),
+        minConfidence: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(80)
+          .describe('Minimum per-source confidence (0–100) to block a scored source.'),
         acceptUnscored: z
           .boolean()
           .default(true)
           .describe('Block sources that carry no confidence score (flow-based detection).'),
-        maxIpsPerIncident: z.number().int().min(1).max(100_000).default(1000),
+        maxIpsPerIncident: z.number().int().min(1).max(100_000).default(1000).describe('Most addresses one incident may block.'),
         neverBlock: z.array(z.string().min(1)).default([]).describe('Extra CIDRs or addresses never to block.'),
         protectNodeSubnet: z
           .boolean()
@@ -171,11 +184,11 @@ export const configSchema = z
       .strict()
       .prefault({}),
     sweeper: z
-      .object({ interval: duration({ min: '1s', max: '1h' }).prefault('30s') })
+      .object({ interval: duration({ min: '1s', max: '1h' }).prefault('30s').describe('How often the one-box sweeper runs.') })
       .strict()
       .prefault({}),
     retention: duration({ min: '1h', max: '365d' }).prefault('7d').describe('How long settled records are kept.'),
-    integrations: z.array(integrationSchema).default([]),
+    integrations: z.array(integrationSchema).default([]).describe('Targets the relay acts on.'),
   })
   .strict()
   .superRefine((config, ctx) => {
