@@ -86,7 +86,8 @@ async function start(values: Record<string, unknown>) {
   err(`  config:       ${loaded.file ?? 'built-in defaults (no relay.config.yaml found)'}`);
   err(`  webhook URL:  ${relay.webhookUrl}`);
   err(`  secret from:  ${relay.secretSource.description}`);
-  if (insecure) err('  WARNING:      INSECURE DEVELOPMENT MODE: webhook signatures are NOT verified');
+  if (relay.insecure) err('  WARNING:      INSECURE DEVELOPMENT MODE: webhook signatures are NOT verified');
+  else if (insecure) err('  note:         --insecure-dev ignored: a webhook secret is set, so signatures are verified');
   err(`  integrations: ${integrations.length}${loaded.defaultedToDryRun ? ' (none configured: dry-run default, changes nothing)' : ''}`);
   for (const integration of integrations) {
     const kind = relay.engine.providers.get(integration.id)?.kind ?? '?';

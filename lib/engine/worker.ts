@@ -65,7 +65,15 @@ export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps): Prom
     ? await deps.sources.select(event, held)
     : { selected: [], skipped: [], origin: 'none' as const };
 
-  const plan = planEvent({ event, incident, integrations: deps.integrations, ips: sources.selected, now: now() });
+  const heldSwitches = new Set(holdings.filter((h) => h.kind === 'switch').map((h) => h.integration));
+  const plan = planEvent({
+    event,
+    incident,
+    integrations: deps.integrations,
+    ips: sources.selected,
+    heldSwitches,
+    now: now(),
+  });
   await deps.checkpoint?.('before-intent');
   if (plan.action === 'ignore') {
     logger.info('event ignored', { outcome: 'ignored', reason: plan.reason });

@@ -61,6 +61,7 @@ function planHolds(input: PlanEventInput, record: IncidentRecord): ApplyPlan {
     matched.push(integration.id);
     const expiresAt = input.now + integration.ttlMs;
     if (integration.kind === 'switch') {
+      if (input.heldSwitches?.has(integration.id)) continue;
       hold.push({ integration: integration.id, key: SWITCH_KEY, kind: 'switch', incident: record.uuid, expiresAt });
     } else if (!ipBlockingSkipped) {
       for (const ip of input.ips) {

@@ -24,6 +24,12 @@ export interface PlanEventInput {
   integrations: readonly IntegrationView[];
   /** Canonical attacker IPs that passed selection (confidence, never-block, cap). */
   ips: readonly string[];
+  /**
+   * Switch integrations whose activation this incident already holds: not
+   * re-held, so an attack_update never extends a TTL (it counts from the
+   * first hold).
+   */
+  heldSwitches?: ReadonlySet<string>;
   now: number;
 }
 

@@ -55,6 +55,8 @@ export interface OneBox {
   store: SqliteStateStore;
   queue: SqliteJobQueue;
   secretSource: SecretSource;
+  /** True when webhooks are accepted unsigned (explicit insecure mode and no secret). */
+  insecure: boolean;
   /** Runs one sweep now. */
   sweepNow(): Promise<SweepSummary>;
   /** Resolves when the queue is drained and no job is in flight. */
@@ -79,6 +81,13 @@ export function webhookSecrets(
     if (value !== undefined) secrets.push(value);
   });
   const names = refs.map((ref) => ('env' in ref ? `$${ref.env}` : `SST secret ${ref.sst}`)).join(', ');
+  if (loaded.file !== undefined && !insecure) {
+    // With a config file, every secret not marked optional must be set: refuse
+    // to start, naming the config path and the fix (SecretMissingError).
+    refs.forEach((ref, index) => {
+      if (!ref.optional) resolveRequiredSecret(ref, `webhook.secrets[${index}]`, env);
+    });
+  }
   if (secrets.length > 0) return { secrets, source: { description: names } };
   if (insecure) return { secrets: [], source: { description: 'none (INSECURE development mode)' } };
   if (loaded.file === undefined) {
@@ -89,10 +98,8 @@ export function webhookSecrets(
       source: { description: `the file ${local.path} (set FLOWTRIQ_WEBHOOK_SECRET to use your own)`, generatedFile: local.path },
     };
   }
-  // A config file was given but none of its secrets is set: refuse to start,
-  // naming the config path and the fix (SecretMissingError).
-  const index = Math.max(0, refs.findIndex((ref) => !ref.optional));
-  return { secrets: [resolveRequiredSecret(refs[index]!, `webhook.secrets[${index}]`, env)], source: { description: names } };
+  // A config file whose secrets are all optional and all unset.
+  return { secrets: [resolveRequiredSecret({ ...refs[0]!, optional: false }, 'webhook.secrets[0]', env)], source: { description: names } };
 }
 
 export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
@@ -100,8 +107,9 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
   const { config } = loaded;
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
-  const insecure = options.insecure ?? false;
-  const { secrets, source } = webhookSecrets(loaded, env, insecure);
+  const { secrets, source } = webhookSecrets(loaded, env, options.insecure ?? false);
+  // Insecure mode only matters when there is no secret: with one, signatures are checked.
+  const insecure = (options.insecure ?? false) && secrets.length === 0;
 
   const dir = resolve(config.storage.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -165,6 +173,7 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
     store,
     queue,
     secretSource: source,
+    insecure,
     sweepNow,
     idle: (timeoutMs) => workers.idle(timeoutMs),
     stop() {

@@ -212,6 +212,23 @@ describe('worker: events to blocks', () => {
     expect(scrub.calls.map((call) => call.op)).toEqual(['activate', 'deactivate']);
   });
 
+  it('counts a switch TTL from the first activation: updates do not extend it', async () => {
+    // Prepare
+    const store = SqliteStateStore.open(':memory:');
+    stores.push(store);
+    const scrub = new MemorySwitch('scrub');
+    const { deliver, clock, sweep } = createHarness({ store, providers: [scrub], integrations: { scrub: { ttl: '10m' } } });
+    await deliver(attackEvent({ type: 'attack_start', uuid: 'inc-a', at: clock.now() }));
+    clock.advance(8 * 60_000);
+    await deliver(attackEvent({ type: 'attack_update', uuid: 'inc-a', at: clock.now() }));
+    // Act
+    clock.advance(2 * 60_000 + 1);
+    await sweep();
+    // Assess
+    expect(scrub.active).toBe(false);
+    expect(scrub.calls.map((call) => call.op)).toEqual(['activate', 'deactivate']);
+  });
+
   it('runs every health check on a test event and changes nothing', async () => {
     // Prepare
     const { deliver, fw, clock } = setup();

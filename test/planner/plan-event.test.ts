@@ -70,6 +70,16 @@ describe('planEvent', () => {
     expect(plan.hold).toEqual([{ integration: 'scrub', key: SWITCH_KEY, kind: 'switch', incident: 'inc-1', expiresAt: T0 + 2 * HOUR }]);
   });
 
+  it('does not re-hold a switch the incident already holds, so updates never extend its TTL', () => {
+    // Prepare
+    const event = attackEvent({ type: 'attack_update', uuid: 'inc-1', at: T0 + 1000, severity: 'critical' });
+    // Act
+    const plan = apply(planEvent({ event, incident: incident(), integrations: [scrub], ips: [], heldSwitches: new Set(['scrub']), now: T0 + 1000 }));
+    // Assess
+    expect(plan.hold).toEqual([]);
+    expect(plan.matched).toEqual(['scrub']);
+  });
+
   it('skips integrations whose match rules do not select the incident, saying why', () => {
     // Prepare
     const event = attackEvent({ type: 'attack_start', uuid: 'inc-1', at: T0, severity: 'high' });
