@@ -61,6 +61,12 @@ const common = {
   id: integrationId.describe('Unique id; appears in logs, state and `relay status`.'),
   enabled: z.boolean().default(true).describe('false keeps the entry but does not build it.'),
   match: matchSchema.prefault({}).describe('Which incidents this integration acts on; all when empty.'),
+  via: z
+    .enum(['direct', 'vpc'], { error: 'must be "direct" or "vpc"' })
+    .default('direct')
+    .describe(
+      'AWS deployments: "vpc" sends this integration\'s HTTP requests through the device relay Lambda inside your VPC (for firewalls on a private management network). One-box mode always connects directly.',
+    ),
   ttl: duration({ min: '1m', max: '30d' })
     .prefault('1h')
     .describe('Longest a block may live, counted from when it was first added; removed even if attack_end never comes.'),
@@ -117,6 +123,53 @@ export const integrationSchema = z.discriminatedUnion('type', [dryRunIntegration
     issue.code === 'invalid_union' ? 'unknown integration type; use one of: dry-run, webhook' : undefined,
 });
 export type IntegrationConfig = z.infer<typeof integrationSchema>;
+
+const awsSchema = z
+  .object({
+    webhook: z
+      .object({
+        reservedConcurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(10)
+          .describe('Cost cap: most webhook Lambdas running at once (the URL is public; the HMAC is the gate).'),
+        memory: z.number().int().min(128).max(10240).default(256).describe('Webhook function memory in MB.'),
+      })
+      .strict()
+      .prefault({}),
+    worker: z
+      .object({
+        timeout: duration({ min: '10s', max: '15m' }).prefault('2m').describe('Worker function timeout; the queue visibility timeout is 6× this.'),
+        memory: z.number().int().min(128).max(10240).default(512).describe('Worker function memory in MB.'),
+        batchSize: z.number().int().min(1).max(10).default(10).describe('SQS FIFO messages per worker invocation (at most 10).'),
+      })
+      .strict()
+      .prefault({}),
+    maxReceives: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(5)
+      .describe('Deliveries of one event before it moves to the dead-letter queue.'),
+    alarmEmail: z.email({ error: 'must be an e-mail address' }).optional().describe('Subscribe this address to the alarm topic.'),
+    vpc: z
+      .object({
+        subnetIds: z
+          .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id such as subnet-0123456789abcdef0'))
+          .min(1, 'list at least one private subnet that routes to the firewalls'),
+        securityGroupIds: z
+          .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id such as sg-0123456789abcdef0'))
+          .min(1, "list the security group whose egress allows exactly the firewalls' management IPs and ports"),
+      })
+      .strict()
+      .optional()
+      .describe('Where the device relay Lambda runs: existing private subnets and security groups in your VPC.'),
+  })
+  .strict()
+  .describe('AWS deployment settings (sst deploy); ignored by one-box mode.');
 
 export const configSchema = z
   .object({
@@ -189,9 +242,26 @@ export const configSchema = z
       .prefault({}),
     retention: duration({ min: '1h', max: '365d' }).prefault('7d').describe('How long settled records are kept.'),
     integrations: z.array(integrationSchema).default([]).describe('Targets the relay acts on.'),
+    aws: awsSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
+    config.integrations.forEach((integration, index) => {
+      if (integration.via === 'vpc' && !config.aws.vpc) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['integrations', index, 'via'],
+          message: 'is "vpc" but aws.vpc is not configured; add aws.vpc.subnetIds and aws.vpc.securityGroupIds, or use via: direct',
+        });
+      }
+      if (integration.via === 'vpc' && !('url' in integration.options)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['integrations', index, 'via'],
+          message: `is "vpc" but a ${integration.type} integration makes no HTTP requests; use via: direct`,
+        });
+      }
+    });
     const seen = new Map<string, number>();
     config.integrations.forEach((integration, index) => {
       const first = seen.get(integration.id);

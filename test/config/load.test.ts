@@ -300,7 +300,8 @@ describe('loadConfig: defaults', () => {
       storage: { dir: '.relay' },
       sweeper: { interval: 30_000 },
       retention: 7 * 86_400_000,
-      integrations: [{ id: 'dry', type: 'dry-run', enabled: true, match: {}, ttl: 3_600_000, options: { kind: 'blocklist' } }],
+      integrations: [{ id: 'dry', type: 'dry-run', enabled: true, match: {}, via: 'direct', ttl: 3_600_000, options: { kind: 'blocklist' } }],
+      aws: { maxReceives: 5, webhook: { memory: 256, reservedConcurrency: 10 }, worker: { batchSize: 10, memory: 512, timeout: 120_000 } },
     });
   });
 
@@ -317,6 +318,7 @@ describe('loadConfig: defaults', () => {
       type: 'webhook',
       enabled: true,
       match: {},
+      via: 'direct',
       ttl: 3_600_000,
       options: { url: 'https://hooks.example.com/relay', allowInsecureHttp: false, timeout: 10_000, maxAttempts: 4 },
       secrets: { signingSecret: { env: 'RELAY_WEBHOOK_SIGNING_SECRET', optional: false } },
@@ -351,7 +353,7 @@ describe('loadConfig: the dry-run default', () => {
     // Assess
     expect(loaded.defaultedToDryRun).toBe(true);
     expect(loaded.config.integrations).toEqual([
-      { id: 'dry-run', type: 'dry-run', enabled: true, match: {}, ttl: 3_600_000, options: { kind: 'blocklist' } },
+      { id: 'dry-run', type: 'dry-run', enabled: true, match: {}, via: 'direct', ttl: 3_600_000, options: { kind: 'blocklist' } },
     ]);
   });
 
@@ -377,5 +379,37 @@ describe('loadConfig: the dry-run default', () => {
     // Assess
     expect(loaded.defaultedToDryRun).toBe(false);
     expect(loaded.config.integrations).toEqual([expect.objectContaining({ id: 'off', enabled: false })]);
+  });
+});
+
+describe('loadConfig: AWS deployment settings', () => {
+  it('requires aws.vpc when an integration is reached through the VPC relay', () => {
+    // Act
+    const error = configError(() =>
+      parseConfig({
+        integrations: [{ id: 'hook', type: 'webhook', via: 'vpc', options: { url: 'https://10.0.0.5/hook' }, secrets: { signingSecret: { env: 'S' } } }],
+      }),
+    );
+    // Assess
+    expect(error.issues).toEqual([{ path: 'integrations[0].via', message: expect.stringMatching(/aws\.vpc\.subnetIds/) }]);
+  });
+
+  it('refuses via: vpc on an integration that makes no HTTP requests', () => {
+    // Act
+    const error = configError(() =>
+      parseConfig({
+        aws: { vpc: { subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] } },
+        integrations: [{ id: 'dry', type: 'dry-run', via: 'vpc' }],
+      }),
+    );
+    // Assess
+    expect(error.issues).toEqual([{ path: 'integrations[0].via', message: expect.stringMatching(/use via: direct/) }]);
+  });
+
+  it('names malformed subnet and security group ids', () => {
+    // Act
+    const error = configError(() => parseConfig({ aws: { vpc: { subnetIds: ['subnet-xyz'], securityGroupIds: ['default'] } } }));
+    // Assess
+    expect(error.issues.map((issue) => issue.path)).toEqual(['aws.vpc.subnetIds[0]', 'aws.vpc.securityGroupIds[0]']);
   });
 });
