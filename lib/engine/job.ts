@@ -27,8 +27,9 @@ export function decodeJob(body: string): EventJob {
     throw new PoisonJobError('job body is not JSON');
   }
   const job = value as Partial<EventJob> | null;
-  if (!job || job.v !== JOB_VERSION || typeof job.receivedAt !== 'string') {
-    throw new PoisonJobError(`job envelope is not version ${JOB_VERSION}`);
+  if (!job || job.v !== JOB_VERSION) throw new PoisonJobError(`job envelope is not version ${JOB_VERSION}`);
+  if (typeof job.receivedAt !== 'string') {
+    throw new PoisonJobError('job envelope has no receivedAt (an ISO 8601 string)');
   }
   const parsed = parseEvent(job.event);
   if (!parsed.ok) {

@@ -6,9 +6,12 @@
 const SECRET_KEY = /secret|token|password|passwd|authorization|api[-_]?key|credential|cookie|signature/i;
 
 export const REDACTED = '[redacted]';
+/** What stands in for anything nested deeper than the limit (never the raw value). */
+export const TRUNCATED = '[truncated]';
 
 export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 6) return TRUNCATED;
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   if (value instanceof Error) return { name: value.name, message: value.message };
   const out: Record<string, unknown> = {};
