@@ -34,6 +34,7 @@ import type { webhookIntegrationSchema } from '../config/schema.ts';
 import { RelayError, describeError } from '../errors.ts';
 import { signRelay } from '../signature/relay.ts';
 import {
+  DeviceRelayRefusedError,
   InvalidRequestError,
   ResponseTooLargeError,
   TlsVerificationError,
@@ -295,6 +296,7 @@ function classifyError(error: unknown): AttemptFailure {
   if (
     error instanceof TlsVerificationError ||
     error instanceof InvalidRequestError ||
+    error instanceof DeviceRelayRefusedError ||
     error instanceof ResponseTooLargeError
   ) {
     return { retryable: false, description, cause: error };

@@ -22,7 +22,6 @@
  * - Throttling, 5xx, network, credential and missing-queue errors become
  *   `QueueUnavailableError` (with the SDK error as `cause`).
  */
-import { createHash } from 'node:crypto';
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
@@ -38,11 +37,11 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { MessageTooLargeError, QueueUnavailableError } from './errors.ts';
+import { SQS_MAX_MESSAGE_BYTES, sqsSafeId } from './sqs-ids.ts';
 import type { JobQueue, OutgoingMessage, QueueStats, ReceiveOptions, ReceivedMessage, SendResult } from './types.ts';
 import { sdkErrorDetail, unavailableClassifier } from '../aws/sdk-errors.ts';
 
-/** SQS's message size limit used by the relay (the classic 256 KiB). */
-export const SQS_MAX_MESSAGE_BYTES = 262_144;
+export { SQS_MAX_MESSAGE_BYTES, sqsSafeId } from './sqs-ids.ts';
 /** Most messages one ReceiveMessage may return. */
 export const SQS_MAX_RECEIVE = 10;
 const MAX_WAIT_SECONDS = 20;
@@ -63,16 +62,6 @@ export interface SqsJobQueueOptions {
   maxMessageBytes?: number;
 }
 
-const SAFE_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
-
-/**
- * The id as SQS will accept it for MessageGroupId / MessageDeduplicationId:
- * unchanged when it is 1–128 characters of letters, digits and ASCII
- * punctuation, else its sha256 hex digest (64 characters).
- */
-export function sqsSafeId(id: string): string {
-  return SAFE_ID.test(id) ? id : createHash('sha256').update(id, 'utf8').digest('hex');
-}
 
 /** Service-specific error names that mean the service cannot serve us right now. */
 export const isSqsUnavailable = unavailableClassifier([

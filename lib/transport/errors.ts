@@ -60,3 +60,24 @@ export class InvalidRequestError extends RelayError {
     super('transport_request_invalid', message);
   }
 }
+
+/**
+ * The device relay refused the request (a target no `via: vpc` integration
+ * names, a redirect, an invalid request). A configuration problem: never retry.
+ */
+export class DeviceRelayRefusedError extends RelayError {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super('device_relay_refused', `device relay refused: ${message}`);
+    this.reason = reason;
+  }
+}
+
+/** The device relay Lambda could not be invoked, or crashed. Retryable. */
+export class DeviceRelayUnavailableError extends RelayError {
+  readonly status?: number;
+  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+    super('device_relay_unavailable', `device relay unavailable: ${message}`, { cause: options.cause });
+    if (options.status !== undefined) this.status = options.status;
+  }
+}
