@@ -5,7 +5,7 @@
  * Shared by one-box mode and the Lambda handlers; storage and queue are
  * passed in (SQLite locally, DynamoDB + SQS in AWS).
  */
-import type { RelayConfig } from '../config/schema.ts';
+import type { IntegrationConfig, RelayConfig } from '../config/schema.ts';
 import { resolveOptionalSecret } from '../config/secrets.ts';
 import { Reconciler } from '../engine/reconciler.ts';
 import { createSourceSelector, type IncidentSourceFetcher } from '../engine/sources.ts';
@@ -26,7 +26,10 @@ import type { Transport } from '../transport/types.ts';
 export interface EngineOptions {
   config: RelayConfig;
   store: StateStore;
+  /** The transport of integrations reached directly. */
   transport: Transport;
+  /** Per-integration transport (AWS: the device relay for `via: vpc`); defaults to `transport`. */
+  transportFor?: (integration: IntegrationConfig) => Transport;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
@@ -48,7 +51,12 @@ export interface Engine {
 /** Builds every configured, enabled integration's provider; fails on a missing secret. */
 export function buildProviders(
   config: RelayConfig,
-  deps: { transport: Transport; logger: Logger; env?: NodeJS.ProcessEnv },
+  deps: {
+    transport: Transport;
+    transportFor?: (integration: IntegrationConfig) => Transport;
+    logger: Logger;
+    env?: NodeJS.ProcessEnv;
+  },
 ): Map<string, Provider> {
   const neverBlock = createNeverBlockList({
     extra: config.blocking.neverBlock,
@@ -58,7 +66,8 @@ export function buildProviders(
   for (const integration of config.integrations) {
     if (!integration.enabled) continue;
     const logger = deps.logger.child({ integration: integration.id });
-    const provider = createProvider(integration, { ...deps, logger });
+    const transport = deps.transportFor?.(integration) ?? deps.transport;
+    const provider = createProvider(integration, { transport, logger, ...(deps.env ? { env: deps.env } : {}) });
     providers.set(
       integration.id,
       provider.kind === 'blocklist' ? guardBlocklist(provider, (ip) => neverBlock.check(ip), logger) : provider,
@@ -82,7 +91,14 @@ export function buildEngine(options: EngineOptions): Engine {
   const { config, store, logger } = options;
   const now = options.now ?? Date.now;
   const env = options.env ?? process.env;
-  const providers = options.providers ?? buildProviders(config, { transport: options.transport, logger, env });
+  const providers =
+    options.providers ??
+    buildProviders(config, {
+      transport: options.transport,
+      ...(options.transportFor ? { transportFor: options.transportFor } : {}),
+      logger,
+      env,
+    });
   const integrations = integrationViews(config, providers);
   const base = { store, providers, logger, now, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) };
   const reconciler = new Reconciler(base, { ...options.reconcilerOptions, ...(options.owner ? { owner: options.owner } : {}) });

@@ -1,0 +1,30 @@
+/**
+ * The scheduled sweep: one run per EventBridge event. A run with errors
+ * throws after sweeping everything it could, so the sweeper-failure alarm
+ * (Lambda Errors) fires; the next minute's run retries.
+ */
+import type { EventBridgeEvent } from 'aws-lambda';
+import { sweep, type SweepDeps, type SweepSummary } from '../engine/sweeper.ts';
+import { RelayError } from '../errors.ts';
+import type { Logger } from '../log/types.ts';
+
+export class SweepFailedError extends RelayError {
+  readonly summary: SweepSummary;
+  constructor(summary: SweepSummary) {
+    super('sweep_failed', `sweep failed for ${summary.errors.map((e) => e.integration).join(', ')}`);
+    this.summary = summary;
+  }
+}
+
+export function createScheduledSweep(deps: SweepDeps, logger: Logger) {
+  return async (event: EventBridgeEvent<'Scheduled Event', unknown>): Promise<SweepSummary> => {
+    const summary = await sweep(deps, { waitMs: 5_000 });
+    const orphaned = summary.integrations.filter((s) => s.orphaned).map((s) => s.integration);
+    if (summary.errors.length > 0) {
+      logger.error('scheduled sweep failed', { scheduledAt: event.time, errors: summary.errors });
+      throw new SweepFailedError(summary);
+    }
+    if (orphaned.length > 0) logger.error('blocks left on integrations no longer configured', { orphaned });
+    return summary;
+  };
+}
