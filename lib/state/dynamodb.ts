@@ -690,7 +690,11 @@ export class DynamoStateStore implements StateStore {
 
   async purgeSettled(before: number): Promise<number> {
     this.#open('purgeSettled');
-    const [purged] = await Promise.all([this.#purgeSettledBlocks(before), this.#purgeProcessed(before)]);
+    const [purged] = await Promise.all([
+      this.#purgeSettledBlocks(before),
+      this.#purgeProcessed(before),
+      this.#purgeEndedIncidents(before),
+    ]);
     return purged;
   }
 
@@ -745,6 +749,32 @@ export class DynamoStateStore implements StateStore {
       for (let i = 0; i < keys.length; i += BATCH_WRITE_MAX) batches.push(keys.slice(i, i + BATCH_WRITE_MAX));
       // A marker's processedAt never changes (put-if-absent), so unconditional deletes are safe.
       await mapLimit(batches, this.#concurrency, (batch) => this.#batchDelete(batch));
+    });
+  }
+
+  /** Forgets ended incidents last updated before `before` (found through the status index). */
+  async #purgeEndedIncidents(before: number): Promise<void> {
+    const items = await this.#query('purgeSettled', {
+      IndexName: GSI.name,
+      KeyConditionExpression: '#pk = :pk AND #sk < :before',
+      ExpressionAttributeNames: { '#pk': GSI.partitionKey, '#sk': GSI.sortKey },
+      ExpressionAttributeValues: marshall({ ':pk': itemKeys.incidentPartition('ended'), ':before': before }),
+    });
+    await mapLimit(items, this.#concurrency, async (item) => {
+      try {
+        // Conditional: the index may be stale, and the record is the truth.
+        await this.#client.send(
+          new DeleteItemCommand({
+            TableName: this.#table,
+            Key: { PK: item.PK as AttributeValue, SK: item.SK as AttributeValue },
+            ConditionExpression: '#status = :ended AND #updatedAt < :before',
+            ExpressionAttributeNames: { '#status': 'status', '#updatedAt': 'updatedAt' },
+            ExpressionAttributeValues: marshall({ ':ended': 'ended', ':before': before }),
+          }),
+        );
+      } catch (error) {
+        if ((error as Error).name !== 'ConditionalCheckFailedException') throw toStateError('purgeSettled', error);
+      }
     });
   }
 

@@ -289,6 +289,7 @@ export class SqliteStateStore implements StateStore {
       transaction(this.#db, () => {
         const purged = Number(this.#sql.purgeSettled.run(before).changes);
         this.#sql.purgeProcessed.run(before);
+        this.#sql.purgeEndedIncidents.run(before);
         return purged;
       }),
     );
@@ -379,6 +380,7 @@ function prepareStatements(db: DatabaseSync) {
       DELETE FROM blocks WHERE (integration, key) IN (
         SELECT b.integration, b.key FROM blocks b WHERE b.updated_at < ? AND ${SETTLED})`),
     purgeProcessed: prepare('DELETE FROM processed_events WHERE processed_at < ?'),
+    purgeEndedIncidents: prepare("DELETE FROM incidents WHERE status = 'ended' AND updated_at < ?"),
 
     acquireLease: prepare(`
       INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3)

@@ -141,7 +141,8 @@ export interface StateStore {
   complete(completions: BlockCompletion[], now: number): Promise<CompleteResult>;
   /**
    * Deletes settled-absent blocks with no holders last updated before `before`,
-   * and processed-event markers older than `before`. Returns the blocks deleted.
+   * processed-event markers older than `before`, and ended incidents last
+   * updated before `before`. Returns the blocks deleted.
    */
   purgeSettled(before: number): Promise<number>;
 

@@ -696,6 +696,24 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
         expect(left.map((b) => b.key).sort()).toEqual(['198.51.100.2', '198.51.100.3', '198.51.100.4']);
       });
 
+      it('forgets ended incidents last updated before the cutoff and keeps active and recent ones', async () => {
+        // Prepare
+        const oldEnded = uid('inc');
+        const recentEnded = uid('inc');
+        const oldActive = uid('inc');
+        await store.putIncident(incident(oldEnded, { status: 'ended', updatedAt: 1_000 }));
+        await store.putIncident(incident(recentEnded, { status: 'ended', updatedAt: 3_000 }));
+        await store.putIncident(incident(oldActive, { status: 'active', updatedAt: 1_000 }));
+
+        // Act
+        await store.purgeSettled(2_000);
+
+        // Assess
+        expect(await store.getIncident(oldEnded)).toBeUndefined();
+        expect(await store.getIncident(recentEnded)).toBeDefined();
+        expect(await store.getIncident(oldActive)).toBeDefined();
+      });
+
       it('forgets processed-event markers older than the cutoff', async () => {
         // Prepare
         const old = uid('evt');
