@@ -57,6 +57,34 @@ describe('SqliteJobQueue', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('commits the sends of one event-loop turn together, and each is on disk when it resolves', async () => {
+    // Prepare
+    const queue = open();
+    const reader = open();
+    // Act: 50 sends in one turn, one of them a repeat of another's dedupId.
+    const results = await Promise.all([
+      ...Array.from({ length: 50 }, (_, i) => queue.send({ groupId: `g${i}`, dedupId: `d${i}`, body: `b${i}` })),
+      queue.send({ groupId: 'g0', dedupId: 'd0', body: 'again' }),
+    ]);
+    const stats = await reader.stats();
+    // Assess: another connection sees all 50 (committed), the repeat was dropped.
+    expect(results.filter((result) => result.duplicate)).toHaveLength(1);
+    expect(results.at(-1)).toEqual({ duplicate: true });
+    expect(stats.visible).toBe(50);
+  });
+
+  it('flushes sends still waiting for their turn when closed', async () => {
+    // Prepare
+    const queue = SqliteJobQueue.open(path);
+    // Act
+    const pending = queue.send({ groupId: 'g', dedupId: 'd', body: 'b' });
+    await queue.close();
+    const reopened = open();
+    // Assess
+    expect(await pending).toEqual({ duplicate: false });
+    expect((await reopened.stats()).visible).toBe(1);
+  });
+
   it('delivers queued and expired in-flight messages after a restart', async () => {
     // Prepare
     const clock = new ManualClock();
