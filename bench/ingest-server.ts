@@ -24,12 +24,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import { serve } from '@hono/node-server';
-import type { ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { parseEvent } from '../lib/event/schema.ts';
 import { encodeJob } from '../lib/engine/job.ts';
+import { createServer, type RequestListener } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { createIntakeApp, WEBHOOK_PATH } from '../lib/intake/app.ts';
+import { createIngest, maxBodyBytes, type IntakeOptions } from '../lib/intake/ingest.ts';
+import { createNodeListener } from '../lib/intake/node-listener.ts';
 import { createLogger, silentLogger } from '../lib/log/logger.ts';
 import type { Logger } from '../lib/log/types.ts';
 import { eventDedupId, eventGroupId } from '../lib/planner/event-key.ts';
@@ -68,41 +70,45 @@ function makeLogger(kind: LoggerKind): Logger {
 
 async function runServer(mode: ServerMode, loggerKind: LoggerKind, dir: string, storage: Storage, secret: string): Promise<void> {
   let queue: SqliteJobQueue | undefined;
-  let app: { fetch: (request: Request) => Response | Promise<Response> };
+  let inner: RequestListener;
   if (mode === 'bare') {
     const bare = new Hono();
     bare.post(WEBHOOK_PATH, (c) => c.body(null, 202));
-    app = bare;
+    inner = getRequestListener(bare.fetch);
   } else if (mode === 'bare-read') {
-    // Reads the body the way the intake does (through the web Request), nothing else.
+    // Reads the body through the web Request (what a Hono handler does), nothing else.
     const bare = new Hono();
     bare.post(WEBHOOK_PATH, async (c) => {
       await c.req.arrayBuffer();
       return c.body(null, 202);
     });
-    app = bare;
+    inner = getRequestListener(bare.fetch);
   } else {
-    // By default the real file, WAL + synchronous FULL: the one-box defaults.
+    // By default the real file, WAL + synchronous FULL: the one-box defaults,
+    // served exactly as one-box serves it (lib/intake/node-listener.ts).
     queue =
       storage === 'memory'
         ? SqliteJobQueue.open(':memory:')
         : SqliteJobQueue.open(join(dir, QUEUE_FILE), { synchronous: storage === 'normal' ? 'NORMAL' : 'FULL' });
-    app = createIntakeApp({ secrets: [secret], queue, logger: makeLogger(loggerKind) });
+    const options: IntakeOptions = { secrets: [secret], queue, logger: makeLogger(loggerKind) };
+    inner = createNodeListener({ ingest: createIngest(options), app: createIntakeApp(options), maxBodyBytes: maxBodyBytes(options) });
   }
 
   // Count answers on the server side (proof for the queue count; negligible cost).
   let accepted = 0;
   let other = 0;
-  const fetch = async (request: Request): Promise<Response> => {
-    const response = await app.fetch(request);
-    if (response.status === 202) accepted += 1;
-    else other += 1;
-    return response;
+  const listener: RequestListener = (request, response) => {
+    response.once('finish', () => {
+      if (response.statusCode === 202) accepted += 1;
+      else other += 1;
+    });
+    inner(request, response);
   };
 
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const instance = serve({ fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(instance));
-    instance.once('error', reject);
+  const server = createServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

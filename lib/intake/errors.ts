@@ -21,9 +21,13 @@ export class HttpError extends RelayError {
     if (options.headers) this.headers = options.headers;
   }
 
+  /** The JSON error body: `{"error": {code, message, issues?}}`. */
+  body(): { error: { code: string; message: string; issues?: { path: string; message: string }[] } } {
+    return { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
+  }
+
   toResponse(): Response {
-    const body = { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
-    return new Response(JSON.stringify(body), {
+    return new Response(JSON.stringify(this.body()), {
       status: this.status,
       headers: { 'content-type': 'application/json', ...this.headers },
     });

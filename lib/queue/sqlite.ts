@@ -22,6 +22,9 @@ import { RelayError } from '../errors.ts';
 import { MEMORY, migrate, openDatabase, transaction } from '../sqlite/open.ts';
 import type { OpenOptions, Schema } from '../sqlite/open.ts';
 import { MessageTooLargeError, QueueUnavailableError } from './errors.ts';
+import { Worker } from 'node:worker_threads';
+import { commitSends, prepareSendStatements, type SendStatements } from './sqlite-send.ts';
+import type { SendThreadData, SendThreadReply, SendThreadRequest } from './sqlite-send-thread.ts';
 import type { JobQueue, OutgoingMessage, QueueStats, ReceiveOptions, ReceivedMessage, SendResult } from './types.ts';
 
 /** Largest accepted body in UTF-8 bytes (the SQS limit the AWS deployment is held to). */
@@ -41,6 +44,12 @@ export interface SqliteJobQueueOptions extends OpenOptions {
   dedupWindowMs?: number;
   /** Clock for visibility, delays and the dedup window (default Date.now). */
   now?: () => number;
+  /**
+   * Commit sends on a writer thread with its own connection, so fsyncs never
+   * block this thread's event loop (default: on for a file opened with
+   * `open`; an in-memory queue cannot be shared with a thread).
+   */
+  writerThread?: boolean;
   /**
    * How often a long-polling receive re-reads the table (default 25 ms). Sends
    * through the same instance wake it at once; this catches other connections
@@ -116,13 +125,21 @@ export class SqliteJobQueue implements JobQueue {
   readonly #waiters = new Set<() => void>();
   #lastDedupSweep = -Infinity;
   #closed = false;
-  readonly #pendingSends: { message: OutgoingMessage; resolve: (result: SendResult) => void; reject: (error: unknown) => void }[] = [];
+  readonly #pendingSends: { message: OutgoingMessage; now: number; resolve: (result: SendResult) => void; reject: (error: unknown) => void }[] = [];
+  readonly #sendSql: SendStatements;
+  #writer: Worker | undefined;
+  /** Set when sends should go through a writer thread; it starts on the first send. */
+  #writerData: SendThreadData | undefined;
+  readonly #writerWaiting = new Map<number, { resolve: (result: SendResult) => void; reject: (error: unknown) => void }>();
+  #nextSendId = 1;
 
   /** Opens (creating and migrating) the queue at `path`, or a private in-memory one for `':memory:'`. */
   static open(path: string = MEMORY, options: SqliteJobQueueOptions = {}): SqliteJobQueue {
     const db = openDatabase(path, options);
     try {
-      return new SqliteJobQueue(db, options);
+      const queue = new SqliteJobQueue(db, options);
+      if (path !== MEMORY && (options.writerThread ?? true)) queue.#writerData = writerData(path, queue.#dedupWindowMs, options);
+      return queue;
     } catch (error) {
       db.close();
       throw error;
@@ -136,6 +153,7 @@ export class SqliteJobQueue implements JobQueue {
     migrate(db, QUEUE_SCHEMA);
     this.#db = db;
     this.#sql = prepareStatements(db);
+    this.#sendSql = prepareSendStatements(db);
     this.#now = options.now ?? Date.now;
     this.#maxReceives = maxReceives;
     this.#dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
@@ -152,31 +170,32 @@ export class SqliteJobQueue implements JobQueue {
     const bytes = Buffer.byteLength(message.body, 'utf8');
     if (bytes > MAX_BODY_BYTES) throw new MessageTooLargeError(bytes, MAX_BODY_BYTES);
     if (this.#closed) throw new QueueUnavailableError('job queue is closed (send)');
+    const now = this.#now();
+    if (this.#writerData && !this.#writer) this.#startWriterThread(this.#writerData);
     return new Promise<SendResult>((resolve, reject) => {
-      this.#pendingSends.push({ message, resolve, reject });
+      if (this.#writer) {
+        const id = this.#nextSendId++;
+        this.#writerWaiting.set(id, { resolve, reject });
+        // Referenced while a send is outstanding: an awaited send keeps the process alive.
+        if (this.#writerWaiting.size === 1) this.#writer.ref();
+        this.#writer.postMessage({ type: 'send', id, message, now } satisfies SendThreadRequest);
+        return;
+      }
+      this.#pendingSends.push({ message, now, resolve, reject });
       if (this.#pendingSends.length === 1) setImmediate(() => this.#flushSends());
     });
   }
 
+  /** In-process group commit (in-memory queues, or writerThread: false). */
   #flushSends(): void {
     const batch = this.#pendingSends.splice(0);
     if (batch.length === 0) return;
     let results: SendResult[];
     try {
       results = this.#run('send', () => {
-        const now = this.#now();
-        return transaction(this.#db, () => {
-          if (now - this.#lastDedupSweep >= DEDUP_SWEEP_INTERVAL_MS) {
-            this.#sql.sweepDedup.run(now);
-            this.#lastDedupSweep = now;
-          }
-          return batch.map(({ message }) => {
-            const fresh = Number(this.#sql.claimDedup.run(message.dedupId, now + this.#dedupWindowMs, now).changes) > 0;
-            if (!fresh) return { duplicate: true };
-            this.#sql.insertMessage.run(randomUUID(), message.groupId, message.dedupId, message.body, now);
-            return { duplicate: false };
-          });
-        });
+        const sweep = batch[0]!.now - this.#lastDedupSweep >= DEDUP_SWEEP_INTERVAL_MS;
+        if (sweep) this.#lastDedupSweep = batch[0]!.now;
+        return commitSends(this.#db, this.#sendSql, batch, { dedupWindowMs: this.#dedupWindowMs, sweepDedup: sweep });
       });
     } catch (error) {
       for (const pending of batch) pending.reject(error);
@@ -184,6 +203,43 @@ export class SqliteJobQueue implements JobQueue {
     }
     batch.forEach((pending, index) => pending.resolve(results[index]!));
     if (results.some((result) => !result.duplicate)) this.#wake();
+  }
+
+  #startWriterThread(data: SendThreadData): void {
+    const writer = new Worker(new URL('./sqlite-send-thread.ts', import.meta.url), {
+      workerData: data,
+      // Flags for the main module (e.g. --input-type of an -e script) do not apply to the thread.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
+    });
+    writer.unref();
+    writer.on('message', (reply: SendThreadReply) => {
+      if (reply.type === 'done') {
+        reply.ids.forEach((id, index) => {
+          this.#writerWaiting.get(id)?.resolve({ duplicate: reply.duplicates[index]! });
+          this.#writerWaiting.delete(id);
+        });
+        if (reply.duplicates.some((duplicate) => !duplicate)) this.#wake();
+      } else if (reply.type === 'failed') {
+        for (const id of reply.ids) {
+          this.#writerWaiting.get(id)?.reject(new QueueUnavailableError(`job queue send failed: ${reply.message}`));
+          this.#writerWaiting.delete(id);
+        }
+      }
+      if (reply.type !== 'closed' && this.#writerWaiting.size === 0) writer.unref();
+    });
+    writer.on('error', (error) => this.#writerGone(error));
+    writer.on('exit', () => this.#writerGone(new Error('the queue writer thread exited')));
+    this.#writer = writer;
+  }
+
+  /** The writer is gone: fail what it held and commit later sends in-process. */
+  #writerGone(error: unknown): void {
+    this.#writer = undefined;
+    this.#writerData = undefined;
+    for (const waiting of this.#writerWaiting.values()) {
+      waiting.reject(new QueueUnavailableError(`job queue writer stopped: ${error instanceof Error ? error.message : String(error)}`));
+    }
+    this.#writerWaiting.clear();
   }
 
   async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
@@ -234,6 +290,14 @@ export class SqliteJobQueue implements JobQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#flushSends();
+    const writer = this.#writer;
+    if (writer) {
+      // The thread commits what it holds, then exits.
+      const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
+      writer.ref();
+      writer.postMessage({ type: 'close' } satisfies SendThreadRequest);
+      await exited;
+    }
     this.#closed = true;
     this.#wake();
     this.#db.close();
@@ -307,16 +371,13 @@ export class SqliteJobQueue implements JobQueue {
   }
 }
 
+function writerData(path: string, dedupWindowMs: number, options: SqliteJobQueueOptions): SendThreadData {
+  return { path, dedupWindowMs, ...(options.synchronous ? { synchronous: options.synchronous } : {}) };
+}
+
 function prepareStatements(db: DatabaseSync) {
   const prepare = (sql: string): StatementSync => db.prepare(sql);
   return {
-    sweepDedup: prepare('DELETE FROM dedup WHERE expires_at <= ?'),
-    // Changes 1 when the id is new or its window has passed; 0 for a duplicate.
-    claimDedup: prepare(`
-      INSERT INTO dedup (dedup_id, expires_at) VALUES (?1, ?2)
-      ON CONFLICT (dedup_id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?3`),
-    insertMessage: prepare(`
-      INSERT INTO messages (id, group_id, dedup_id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)`),
     // The oldest message of every group, if it is visible; oldest heads first.
     visibleHeads: prepare(`
       SELECT m.* FROM (SELECT min(seq) AS seq FROM messages GROUP BY group_id) AS heads

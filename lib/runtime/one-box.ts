@@ -7,13 +7,15 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { serve, type ServerType } from '@hono/node-server';
+import { createServer } from 'node:http';
 import type { LoadedConfig } from '../config/load.ts';
 import { resolveRequiredSecret, resolveSecret } from '../config/secrets.ts';
 import { describeError } from '../errors.ts';
 import { processJob } from '../engine/worker.ts';
 import { sweep, type SweepSummary } from '../engine/sweeper.ts';
-import { createIntakeApp, WEBHOOK_PATH } from '../intake/app.ts';
+import { createIntakeApp } from '../intake/app.ts';
+import { createIngest, maxBodyBytes, WEBHOOK_PATH, type IntakeOptions } from '../intake/ingest.ts';
+import { createNodeListener } from '../intake/node-listener.ts';
 import type { Logger } from '../log/types.ts';
 import type { Provider } from '../providers/types.ts';
 import { SqliteJobQueue } from '../queue/sqlite.ts';
@@ -128,7 +130,12 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
     ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
   });
 
-  const app = createIntakeApp({ secrets, insecure, queue, logger, now, replayWindowMs: config.webhook.replayWindow });
+  const intake: IntakeOptions = { secrets, insecure, queue, logger, now, replayWindowMs: config.webhook.replayWindow };
+  const listener = createNodeListener({
+    ingest: createIngest(intake),
+    app: createIntakeApp(intake),
+    maxBodyBytes: maxBodyBytes(intake),
+  });
   const workers = new WorkerLoop({
     queue,
     logger,
@@ -146,9 +153,10 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
   };
 
   const port = options.port ?? config.server.port;
-  const server: ServerType = await new Promise((resolveServer, reject) => {
-    const instance = serve({ fetch: app.fetch, hostname: config.server.host, port }, () => resolveServer(instance));
-    instance.once('error', reject);
+  const server = createServer(listener);
+  await new Promise<void>((resolveServer, reject) => {
+    server.once('error', reject);
+    server.listen(port, config.server.host, () => resolveServer());
   });
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;

@@ -73,6 +73,22 @@ describe('SqliteJobQueue', () => {
     expect(stats.visible).toBe(50);
   });
 
+  it('keeps the process alive until an awaited send is committed', () => {
+    // Prepare: a script whose only pending work is one send.
+    const script = `
+      const { SqliteJobQueue } = await import(${JSON.stringify(MODULE_URL)});
+      const queue = SqliteJobQueue.open(${JSON.stringify(path)});
+      const result = await queue.send({ groupId: 'g', dedupId: 'd', body: 'b' });
+      process.stdout.write(JSON.stringify(result));
+      await queue.close();
+    `;
+    // Act
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    // Assess
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('{"duplicate":false}');
+  });
+
   it('flushes sends still waiting for their turn when closed', async () => {
     // Prepare
     const queue = SqliteJobQueue.open(path);
