@@ -118,10 +118,138 @@ export const webhookIntegrationSchema = z
   .strict()
   .describe('POSTs signed JSON block/unblock events to any HTTPS URL.');
 
-export const integrationSchema = z.discriminatedUnion('type', [dryRunIntegrationSchema, webhookIntegrationSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union' ? 'unknown integration type; use one of: dry-run, webhook' : undefined,
-});
+/** How the relay verifies a device's HTTPS certificate. Verification is on unless explicitly skipped. */
+export const deviceTlsSchema = z
+  .object({
+    caFile: z.string().min(1).optional().describe('PEM CA bundle that signed the device certificate.'),
+    pinSha256: z
+      .string()
+      .regex(/^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$|^[A-Za-z0-9+/_-]{43}=?$/, 'must be the SHA-256 of the certificate: 64 hex digits (colons allowed) or base64')
+      .optional()
+      .describe("Trust exactly this certificate (SHA-256 of its DER bytes), e.g. a self-signed appliance certificate."),
+    insecureSkipVerify: z
+      .boolean()
+      .default(false)
+      .describe('Do not verify the certificate at all. Only for a lab; prefer caFile or pinSha256.'),
+  })
+  .strict();
+
+const deviceUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an absolute URL such as https://10.0.0.1' })
+  .refine((url) => new URL(url).pathname === '/' && !new URL(url).search, 'give only scheme, host and port, e.g. https://10.0.0.1:8443');
+
+const secretOf = (description: string) => secretRefSchema.describe(description);
+
+export const pfsenseIntegrationSchema = z
+  .object({
+    ...common,
+    type: z.literal('pfsense'),
+    options: z
+      .object({
+        url: deviceUrl.describe("The firewall's webConfigurator, e.g. https://10.0.0.1."),
+        apiVersion: z
+          .enum(['v1', 'v2'], { error: 'must be v1 (pfSense-pkg-API, CE 2.7) or v2 (pfSense-pkg-RESTAPI >= 2.1)' })
+          .describe('Which REST package is installed: v1 = pfSense-pkg-API, v2 = pfSense-pkg-RESTAPI.'),
+        auth: z
+          .enum(['basic', 'jwt', 'token', 'apiKey'])
+          .default('basic')
+          .describe('basic (v1 "local", v2 BasicAuth), jwt (both), token (v1 client-id/client-token), apiKey (v2 X-API-Key).'),
+        alias: z
+          .string()
+          .regex(/^[A-Za-z0-9_]{1,31}$/, 'use 1–31 letters, digits or "_" (pfSense alias names)')
+          .default('flowtriq_blocked')
+          .describe('Host alias the relay fills; your block rule references it. Created if missing; rules are never touched.'),
+        legacyArrayLimit: z
+          .boolean()
+          .default(false)
+          .describe('v2 packages older than 2.5.4 accept at most 128 addresses per request: send chunks of 128.'),
+        verify: z
+          .boolean()
+          .default(false)
+          .describe('v2: after applying, read the live pf table (diagnostics/table) to confirm the change.'),
+        timeout: duration({ min: '1s', max: '120s' }).prefault('30s').describe('Longest one request may take.'),
+        tls: deviceTlsSchema.prefault({}),
+      })
+      .strict()
+      .superRefine((options, ctx) => {
+        const allowed = options.apiVersion === 'v1' ? ['basic', 'jwt', 'token'] : ['basic', 'jwt', 'apiKey'];
+        if (!allowed.includes(options.auth)) {
+          ctx.addIssue({ code: 'custom', path: ['auth'], message: `${options.apiVersion} supports ${allowed.join(', ')}` });
+        }
+      }),
+    secrets: z
+      .object({
+        username: secretOf('basic/jwt: the pfSense user.').optional(),
+        password: secretOf('basic/jwt: its password.').optional(),
+        clientId: secretOf('v1 token auth: client-id.').optional(),
+        clientToken: secretOf('v1 token auth: client-token.').optional(),
+        apiKey: secretOf('v2 apiKey auth: the key (X-API-Key).').optional(),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((integration, ctx) => {
+    const need =
+      integration.options.auth === 'token' ? ['clientId', 'clientToken'] : integration.options.auth === 'apiKey' ? ['apiKey'] : ['username', 'password'];
+    for (const name of need) {
+      if (!integration.secrets[name as keyof typeof integration.secrets]) {
+        ctx.addIssue({ code: 'custom', path: ['secrets', name], message: `is required for auth: ${integration.options.auth}` });
+      }
+    }
+  })
+  .describe('pfSense through the pfrest REST package (v1 or v2): a host alias of attacker IPs.');
+
+export const routerosIntegrationSchema = z
+  .object({
+    ...common,
+    type: z.literal('routeros'),
+    options: z
+      .object({
+        url: deviceUrl.describe('The router\'s REST service (www-ssl), e.g. https://10.0.0.2.'),
+        list: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,63}$/, 'use 1–63 letters, digits, ".", "_" or "-"')
+          .default('flowtriq_blocked')
+          .describe('Address-list the relay fills (IPv4 and IPv6 lists of that name); your drop rule references it.'),
+        comment: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'use 1–64 letters, digits, ".", ":", "_" or "-"')
+          .default('flowtriq-relay')
+          .describe('Marks entries as the relay\'s: only entries with this comment are ever removed.'),
+        mode: z
+          .enum(['script', 'per-entry'])
+          .default('script')
+          .describe('script: bulk add/remove with /execute (fast); per-entry: one PUT/DELETE per IP, for users whose policy forbids scripts.'),
+        scriptChunk: z.number().int().min(1).max(2000).default(500).describe('Addresses per /execute script.'),
+        concurrency: z.number().int().min(1).max(8).default(2).describe('per-entry mode: requests in flight at once.'),
+        timeout: duration({ min: '1s', max: '59s' }).prefault('50s').describe('Longest one request may take (RouterOS kills commands after 60 s).'),
+        tls: deviceTlsSchema.prefault({}),
+      })
+      .strict(),
+    secrets: z
+      .object({
+        username: secretOf('The RouterOS user of the relay.'),
+        password: secretOf('Its password.'),
+      })
+      .strict(),
+  })
+  .strict()
+  .describe('MikroTik RouterOS v7.1+ REST: an address-list of attacker IPs.');
+
+export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
+export type RouterOsIntegrationConfig = z.infer<typeof routerosIntegrationSchema>;
+
+// pfsense and routeros join the union when their adapters are wired into the registry.
+export const INTEGRATION_TYPES = ['dry-run', 'webhook'] as const;
+
+export const integrationSchema = z.discriminatedUnion(
+  'type',
+  [dryRunIntegrationSchema, webhookIntegrationSchema],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `unknown integration type; use one of: ${INTEGRATION_TYPES.join(', ')}` : undefined,
+  },
+);
 export type IntegrationConfig = z.infer<typeof integrationSchema>;
 
 const awsSchema = z
@@ -237,7 +365,14 @@ export const configSchema = z
       .strict()
       .prefault({}),
     sweeper: z
-      .object({ interval: duration({ min: '1s', max: '1h' }).prefault('30s').describe('How often the one-box sweeper runs.') })
+      .object({
+        interval: duration({ min: '1s', max: '1h' }).prefault('30s').describe('How often the one-box sweeper runs.'),
+        driftCheck: duration({ min: '1m', max: '1d' })
+          .prefault('5m')
+          .describe(
+            'How often each device that can list its entries is compared with state: vanished blocks are re-asserted, managed entries nobody holds are removed.',
+          ),
+      })
       .strict()
       .prefault({}),
     retention: duration({ min: '1h', max: '365d' }).prefault('7d').describe('How long settled records are kept.'),

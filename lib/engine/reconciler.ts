@@ -17,6 +17,7 @@ import {
   type OpOutcome,
 } from '../planner/plan-reconcile.ts';
 import { ProviderError } from '../providers/errors.ts';
+import { planDrift } from '../planner/plan-drift.ts';
 import type { BlockEntry, BlocklistProvider, EntryResult, SwitchProvider } from '../providers/types.ts';
 import type { BlockCompletion, BlockRecord } from '../state/types.ts';
 import type { EngineDeps } from './types.ts';
@@ -122,6 +123,40 @@ export class Reconciler {
     }
     summary.busy = false;
     return summary;
+  }
+
+  /**
+   * Compares the device's list with state (providers that can list): blocks
+   * that vanished are re-asserted, managed entries nobody holds are removed.
+   * Runs under the integration's lease; skipped when another holds it.
+   */
+  async repairDrift(integration: string): Promise<{ checked: boolean; reasserted: number; removed: number }> {
+    const { store, now, logger } = this.#deps;
+    const provider = this.#deps.providers.get(integration);
+    if (!provider || provider.kind !== 'blocklist' || !provider.list) return { checked: false, reasserted: 0, removed: 0 };
+    const lease = `reconcile#${integration}`;
+    if (!(await store.acquireLease(lease, this.#owner, now(), this.#leaseMs))) return { checked: false, reasserted: 0, removed: 0 };
+    let reasserted = 0;
+    let removed = 0;
+    try {
+      const device = await provider.list(this.#ctx(logger));
+      const plan = planDrift(await store.listBlocks({ integration }), device, now());
+      if (plan.reassert.length > 0) {
+        const { conflicts } = await store.complete(plan.reassert, now());
+        reasserted = plan.reassert.length - conflicts.length;
+        logger.warn('drift: blocks missing from the device; re-asserting', { integration, ipCount: reasserted });
+      }
+      if (plan.removeStale.length > 0) {
+        const entries = plan.removeStale.map((entry) => ({ ...entry, expiresAt: now(), incidents: [] }));
+        const results = await provider.remove(entries, this.#ctx(logger));
+        removed = results.filter((result) => result.ok).length;
+        logger.warn('drift: removed managed entries no incident holds', { integration, ipCount: removed, failed: entries.length - removed });
+      }
+    } finally {
+      await store.releaseLease(lease, this.#owner);
+    }
+    if (reasserted > 0) await this.reconcile(integration, { trigger: 'drift' });
+    return { checked: true, reasserted, removed };
   }
 
   async #rounds(

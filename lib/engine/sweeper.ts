@@ -11,24 +11,45 @@ import type { EngineDeps } from './types.ts';
 export interface SweepDeps extends EngineDeps {
   reconciler: Reconciler;
   retentionMs: number;
+  /** How often to compare each listable device with state (drift repair); 0 disables it. */
+  driftIntervalMs?: number;
+  /** When each integration's device was last compared (kept by the caller across sweeps). */
+  lastDriftCheck?: Map<string, number>;
 }
 
 export interface SweepSummary {
   integrations: ReconcileSummary[];
   errors: { integration: string; error: string }[];
   purged: number;
+  drift: { integration: string; reasserted: number; removed: number }[];
 }
 
 export async function sweep(deps: SweepDeps, options: { waitMs?: number } = {}): Promise<SweepSummary> {
   const { store, now, logger } = deps;
   const due = await store.dueIntegrations(now());
-  const summary: SweepSummary = { integrations: [], errors: [], purged: 0 };
+  const summary: SweepSummary = { integrations: [], errors: [], purged: 0, drift: [] };
   for (const integration of due) {
     try {
       summary.integrations.push(await deps.reconciler.reconcile(integration, { waitMs: options.waitMs ?? 0, trigger: 'sweeper' }));
     } catch (error) {
       summary.errors.push({ integration, error: describeError(error) });
       logger.error('sweep of integration failed', { integration, error: describeError(error) });
+    }
+  }
+  const interval = deps.driftIntervalMs ?? 0;
+  if (interval > 0) {
+    const last = deps.lastDriftCheck ?? new Map<string, number>();
+    for (const [integration, provider] of deps.providers) {
+      if (provider.kind !== 'blocklist' || !provider.list) continue;
+      if (now() - (last.get(integration) ?? -Infinity) < interval) continue;
+      try {
+        const result = await deps.reconciler.repairDrift(integration);
+        if (result.checked) last.set(integration, now());
+        if (result.reasserted + result.removed > 0) summary.drift.push({ integration, reasserted: result.reasserted, removed: result.removed });
+      } catch (error) {
+        summary.errors.push({ integration, error: `drift check: ${describeError(error)}` });
+        logger.error('drift check failed', { integration, error: describeError(error) });
+      }
     }
   }
   summary.purged = await store.purgeSettled(now() - deps.retentionMs);

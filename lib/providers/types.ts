@@ -50,6 +50,13 @@ export interface BlocklistProvider {
   add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;
   remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;
   healthCheck(ctx: ProviderContext): Promise<HealthResult>;
+  /**
+   * Optional, for drift repair: the addresses currently on the device that
+   * the relay manages (its alias / its tagged list entries), canonical form.
+   * The sweeper re-asserts blocks that vanished (a reboot, a filter reload)
+   * and removes entries the relay no longer holds.
+   */
+  list?(ctx: ProviderContext): Promise<{ ip: string; ref?: string }[]>;
 }
 
 export interface SwitchContext extends ProviderContext {

@@ -132,6 +132,12 @@ export function buildEngine(options: EngineOptions): Engine {
     providers,
     integrations,
     worker: { ...base, integrations, reconciler, sources },
-    sweeper: { ...base, reconciler, retentionMs: config.retention },
+    sweeper: {
+      ...base,
+      reconciler,
+      retentionMs: config.retention,
+      driftIntervalMs: config.sweeper.driftCheck,
+      lastDriftCheck: new Map<string, number>(),
+    },
   };
 }

@@ -298,7 +298,7 @@ describe('loadConfig: defaults', () => {
       flowtriq: { baseUrl: 'https://flowtriq.com/api/v1', timeout: 5_000 },
       blocking: { minConfidence: 80, acceptUnscored: true, maxIpsPerIncident: 1000, neverBlock: [], protectNodeSubnet: false },
       storage: { dir: '.relay' },
-      sweeper: { interval: 30_000 },
+      sweeper: { interval: 30_000, driftCheck: 300_000 },
       retention: 7 * 86_400_000,
       integrations: [{ id: 'dry', type: 'dry-run', enabled: true, match: {}, via: 'direct', ttl: 3_600_000, options: { kind: 'blocklist' } }],
       aws: { maxReceives: 5, webhook: { memory: 256, reservedConcurrency: 10 }, worker: { batchSize: 10, memory: 512, timeout: 120_000 } },

@@ -55,6 +55,12 @@ export class MemoryBlocklist implements BlocklistProvider {
     return this.down ? { ok: false, detail: this.down.message } : { ok: true, detail: 'memory device' };
   }
 
+  /** Everything on the device is the relay's (the test device has no foreign entries). */
+  async list(_ctx: ProviderContext): Promise<{ ip: string; ref?: string }[]> {
+    if (this.down) throw this.down;
+    return [...this.device].map((ip) => ({ ip, ref: this.refs.get(ip) ?? '' }));
+  }
+
   addedIps(): string[] {
     return this.calls.filter((call) => call.op === 'add').flatMap((call) => call.ips);
   }
