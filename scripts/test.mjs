@@ -2,7 +2,7 @@
 // The whole test suite: `npm test` (and `.ci/run`).
 // 1. Installs what the engine-backed tests need if it is missing (Java 17,
 //    DynamoDB Local) — scripts/engines/ensure.mjs.
-// 2. Type-checks the project.
+// 2. Produces SST's platform offline and type-checks the project and the stacks.
 // 3. Runs vitest. As root, inside a private network namespace with only a
 //    loopback interface, so no test can reach anything but 127.0.0.1.
 // 4. Prints a closing "tests: N passed, N failed" line.
@@ -28,7 +28,11 @@ function run(label, command, args, options = {}) {
 }
 
 if (run('engines', node, ['scripts/engines/ensure.mjs']) !== 0) process.exit(1);
-if (run('typecheck', node, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']) !== 0) process.exit(1);
+// SST's component library, produced offline (the infra tests evaluate the stacks with it).
+if (run('sst platform (offline)', node, ['scripts/sst-platform.mjs']) !== 0) process.exit(1);
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
+if (run('typecheck', node, [tsc, '-p', 'tsconfig.json']) !== 0) process.exit(1);
+if (run('typecheck infra (sst.config.ts, stacks/)', node, [tsc, '-p', 'tsconfig.infra.json']) !== 0) process.exit(1);
 
 const report = join(mkdtempSync(join(tmpdir(), 'relay-test-')), 'vitest.json');
 const vitest = [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];

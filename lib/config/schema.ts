@@ -20,7 +20,7 @@ export const secretRefSchema = z.union([
     .describe('Read the secret from an environment variable.'),
   z
     .object({
-      sst: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an SST secret name such as FlowtriqWebhookSecret'),
+      sst: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be an SST secret name (starting with a capital letter) such as FlowtriqWebhookSecret'),
       optional: z.boolean().default(false).describe('Skip silently when the secret is not set.'),
     })
     .strict()

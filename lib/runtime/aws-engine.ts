@@ -12,6 +12,7 @@ import type { Logger } from '../log/types.ts';
 import { DynamoStateStore } from '../state/dynamodb.ts';
 import { createDeviceRelayTransport } from '../transport/device-relay.ts';
 import { createDirectTransport } from '../transport/node-http.ts';
+import { withSstLinks } from './sst-links.ts';
 import { AwsEnvironmentError, bundledConfigPath, lambdaCredentials, optionalEnv, requireEnv } from './aws-env.ts';
 import { buildEngine, type Engine } from './engine.ts';
 
@@ -21,7 +22,8 @@ export interface AwsEngine {
   logger: Logger;
 }
 
-export function createAwsEngine(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger()): AwsEngine {
+export function createAwsEngine(linkedEnv: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger()): AwsEngine {
+  const env = withSstLinks(linkedEnv);
   const { config } = loadConfig({ path: bundledConfigPath(env) });
   const region = requireEnv(env, 'AWS_REGION');
   const endpoint = optionalEnv(env, 'RELAY_DYNAMODB_ENDPOINT');

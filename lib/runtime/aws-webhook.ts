@@ -9,9 +9,11 @@ import { createIntakeApp } from '../intake/app.ts';
 import { createLogger } from '../log/logger.ts';
 import type { Logger } from '../log/types.ts';
 import { SqsFetchSender } from '../queue/sqs-fetch-sender.ts';
+import { withSstLinks } from './sst-links.ts';
 import { bundledConfigPath, lambdaCredentials, requireEnv } from './aws-env.ts';
 
-export function createWebhookApp(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger()) {
+export function createWebhookApp(linkedEnv: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger()) {
+  const env = withSstLinks(linkedEnv);
   const { config } = loadConfig({ path: bundledConfigPath(env) });
   const refs = config.webhook.secrets;
   const secrets = refs.flatMap((ref, index) => {

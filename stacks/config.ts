@@ -1,0 +1,284 @@
+/**
+ * The relay config as the stacks see it: found, validated with the runtime's
+ * own loader (lib/config/load.ts, so a bad file fails `sst deploy` with the
+ * same zod message `relay check-config` prints, before any resource exists),
+ * and turned into deployment settings.
+ *
+ * Pure TypeScript without SST globals: the stacks use it, and the infra tests
+ * call it directly.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, normalize, relative, resolve, sep } from 'node:path';
+import { loadConfig } from '../lib/config/load.ts';
+import type { IntegrationConfig, RelayConfig, SecretRef } from '../lib/config/schema.ts';
+
+/** Where every function finds the config file inside its package (env RELAY_CONFIG). */
+export const BUNDLED_CONFIG = 'relay.config.yaml';
+
+/** How often EventBridge runs the sweeper. */
+export const SWEEP_SCHEDULE = 'rate(1 minute)' as const;
+
+/** AWS's advice for an SQS event source: queue visibility timeout ≥ 6 × function timeout. */
+export const VISIBILITY_FACTOR = 6;
+
+/** The webhook only verifies, validates and enqueues. */
+export const WEBHOOK_TIMEOUT_SECONDS = 10;
+/** The device relay forwards one HTTP exchange; it holds nothing in memory. */
+export const DEVICE_RELAY_MEMORY_MB = 256;
+
+/**
+ * Logical names of the stacks' top-level components. SST requires top-level
+ * component names (secrets included) to be unique, ignoring case.
+ */
+export const COMPONENT_NAMES = [
+  'StateTable',
+  'JobsQueue',
+  'JobsDlq',
+  'Webhook',
+  'Worker',
+  'Sweeper',
+  'SweeperSchedule',
+  'DeviceRelay',
+  'Alarms',
+] as const;
+
+/** Which functions read a secret. */
+export type SecretUser = 'webhook' | 'engine';
+
+export interface SecretSpec {
+  /** SST secret name, as in `{ sst: Name }`. */
+  name: string;
+  /** Every reference to it is `optional: true`: the stage deploys without a value. */
+  optional: boolean;
+  /** Webhook: webhook secrets. Engine (worker + sweeper): API token and integration secrets. */
+  users: SecretUser[];
+  /** Config paths that reference it, for messages. */
+  paths: string[];
+}
+
+/** A file to bundle next to the config (an integration's `caFile`). */
+export interface BundledFile {
+  /** Path relative to the project root (what SST's `copyFiles.from` wants). */
+  from: string;
+  /** Path inside the function package, relative to the bundled config. */
+  to: string;
+}
+
+export interface DeploymentSettings {
+  webhook: { memoryMb: number; reservedConcurrency: number; timeoutSeconds: number };
+  worker: { memoryMb: number; timeoutSeconds: number; batchSize: number };
+  sweeper: { memoryMb: number; timeoutSeconds: number; schedule: typeof SWEEP_SCHEDULE };
+  queue: { visibilityTimeoutSeconds: number; maxReceives: number };
+  /** Present only when an enabled integration has `via: vpc`. */
+  deviceRelay?: { subnetIds: string[]; securityGroupIds: string[]; memoryMb: number; timeoutSeconds: number };
+  alarmEmail?: string;
+}
+
+export interface DeploymentConfig {
+  /** Absolute path of the config file. */
+  file: string;
+  /** The same path relative to the project root (SST's `copyFiles.from` is relative to sst.config.ts). */
+  relativeFile: string;
+  config: RelayConfig;
+  secrets: SecretSpec[];
+  /** CA bundles the worker, sweeper and device relay need next to the config. */
+  extraFiles: BundledFile[];
+  settings: DeploymentSettings;
+}
+
+/** The config cannot be deployed to AWS as it is. The message says what to change. */
+export class DeploymentConfigError extends Error {
+  override name = 'DeploymentConfigError';
+}
+
+/**
+ * Finds and validates the config for `sst deploy`: `RELAY_CONFIG` (relative
+ * to the project root) or the first of relay.config.yaml / .yml / .json in the
+ * root. No file is an error: a relay on built-in defaults could only dry-run,
+ * and its default webhook secret is an environment variable AWS cannot supply.
+ * @throws ConfigError (lib/config/errors.ts) with the zod messages when the file is invalid.
+ * @throws DeploymentConfigError when the file is valid but not deployable to AWS.
+ */
+export function loadDeploymentConfig(root: string, env: NodeJS.ProcessEnv = process.env): DeploymentConfig {
+  const explicit = env.RELAY_CONFIG?.trim();
+  const loaded = loadConfig(explicit ? { path: explicit, cwd: root } : { cwd: root });
+  if (loaded.file === undefined) {
+    throw new DeploymentConfigError(
+      `no relay config file found in ${root}: create relay.config.yaml there (examples/relay.config.yaml is a ` +
+        'commented starting point) or set RELAY_CONFIG=<path>. An AWS deployment needs at least the webhook ' +
+        'secret as { sst: Name }; a relay on the built-in defaults could only dry-run.',
+    );
+  }
+  const file = loaded.file;
+  const config = loaded.config;
+  const references = secretReferences(config);
+  rejectEnvironmentReferences(file, references);
+  const secrets = secretSpecs(file, references);
+  return {
+    file,
+    relativeFile: relativeToRoot(root, file),
+    config,
+    secrets,
+    extraFiles: caFiles(root, file, config),
+    settings: deploymentSettings(config),
+  };
+}
+
+/** Sizes, timeouts and the device relay's placement, from `config.aws`. */
+export function deploymentSettings(config: RelayConfig): DeploymentSettings {
+  const aws = config.aws;
+  const workerTimeoutSeconds = Math.ceil(aws.worker.timeout / 1000);
+  const settings: DeploymentSettings = {
+    webhook: {
+      memoryMb: aws.webhook.memory,
+      reservedConcurrency: aws.webhook.reservedConcurrency,
+      timeoutSeconds: WEBHOOK_TIMEOUT_SECONDS,
+    },
+    worker: { memoryMb: aws.worker.memory, timeoutSeconds: workerTimeoutSeconds, batchSize: aws.worker.batchSize },
+    sweeper: { memoryMb: aws.worker.memory, timeoutSeconds: workerTimeoutSeconds, schedule: SWEEP_SCHEDULE },
+    queue: { visibilityTimeoutSeconds: VISIBILITY_FACTOR * workerTimeoutSeconds, maxReceives: aws.maxReceives },
+  };
+  if (needsDeviceRelay(config)) {
+    // The schema refuses via: vpc without aws.vpc; checked again for the type.
+    if (!aws.vpc) throw new DeploymentConfigError('an integration has via: vpc but aws.vpc is not configured');
+    settings.deviceRelay = {
+      subnetIds: [...aws.vpc.subnetIds],
+      securityGroupIds: [...aws.vpc.securityGroupIds],
+      memoryMb: DEVICE_RELAY_MEMORY_MB,
+      // Called synchronously by the worker and the sweeper: never longer than they may run.
+      timeoutSeconds: workerTimeoutSeconds,
+    };
+  }
+  if (aws.alarmEmail !== undefined) settings.alarmEmail = aws.alarmEmail;
+  return settings;
+}
+
+/** True when an enabled integration sends its requests through the device relay (as lib/runtime/aws-engine.ts decides). */
+export function needsDeviceRelay(config: RelayConfig): boolean {
+  return config.integrations.some((integration) => integration.enabled && integration.via === 'vpc');
+}
+
+interface SecretReference {
+  path: string;
+  ref: SecretRef;
+  user: SecretUser;
+}
+
+/** Every secret reference the deployed functions resolve. Disabled integrations are never built, so theirs are left out. */
+export function secretReferences(config: RelayConfig): SecretReference[] {
+  const refs: SecretReference[] = config.webhook.secrets.map((ref, index) => ({
+    path: `webhook.secrets[${index}]`,
+    ref,
+    user: 'webhook' as const,
+  }));
+  if (config.flowtriq.apiToken) refs.push({ path: 'flowtriq.apiToken', ref: config.flowtriq.apiToken, user: 'engine' });
+  config.integrations.forEach((integration, index) => {
+    if (!integration.enabled) return;
+    for (const [key, ref] of Object.entries(integrationSecrets(integration))) {
+      if (ref !== undefined) refs.push({ path: `integrations[${index}].secrets.${key}`, ref, user: 'engine' });
+    }
+  });
+  return refs;
+}
+
+function integrationSecrets(integration: IntegrationConfig): Record<string, SecretRef | undefined> {
+  return 'secrets' in integration ? (integration.secrets as Record<string, SecretRef | undefined>) : {};
+}
+
+function rejectEnvironmentReferences(file: string, refs: SecretReference[]): void {
+  const lines = refs.flatMap(({ path, ref }) =>
+    'env' in ref
+      ? [`  - ${path}: { env: ${ref.env} } has no source in AWS; write { sst: ${suggestSecretName(ref.env)} } and run: npx sst secret set ${suggestSecretName(ref.env)} <value> --stage <stage>`]
+      : [],
+  );
+  if (lines.length > 0) {
+    throw new DeploymentConfigError(
+      `${file} cannot be deployed to AWS: a Lambda function has no environment of yours to read secrets from; use SST secrets ({ sst: Name }):\n${lines.join('\n')}`,
+    );
+  }
+}
+
+/** FLOWTRIQ_WEBHOOK_SECRET → FlowtriqWebhookSecret. */
+export function suggestSecretName(envName: string): string {
+  const name = envName
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1).toLowerCase())
+    .join('');
+  return /^[A-Z]/.test(name) ? name : `Secret${name}`;
+}
+
+function secretSpecs(file: string, refs: SecretReference[]): SecretSpec[] {
+  const specs = new Map<string, SecretSpec>();
+  const problems: string[] = [];
+  const reserved = new Map<string, string>([...COMPONENT_NAMES, 'App'].map((name) => [name.toLowerCase(), name]));
+  const byLowerName = new Map<string, string>();
+  for (const { path, ref, user } of refs) {
+    if (!('sst' in ref)) continue;
+    const name = ref.sst;
+    const clash = reserved.get(name.toLowerCase());
+    if (clash !== undefined) {
+      problems.push(`  - ${path}: the SST secret name "${name}" is taken by the relay's own "${clash}" component (SST names must be unique, ignoring case); choose another name`);
+      continue;
+    }
+    if (!/^[A-Z]/.test(name)) {
+      problems.push(`  - ${path}: SST secret names start with a capital letter; write { sst: ${name.charAt(0).toUpperCase()}${name.slice(1)} }`);
+      continue;
+    }
+    const sameLower = byLowerName.get(name.toLowerCase());
+    if (sameLower !== undefined && sameLower !== name) {
+      problems.push(`  - ${path}: "${name}" differs from "${sameLower}" only in case; SST needs names unique ignoring case`);
+      continue;
+    }
+    byLowerName.set(name.toLowerCase(), name);
+    const spec = specs.get(name) ?? { name, optional: true, users: [], paths: [] };
+    spec.optional &&= ref.optional;
+    if (!spec.users.includes(user)) spec.users.push(user);
+    spec.paths.push(path);
+    specs.set(name, spec);
+  }
+  if (problems.length > 0) throw new DeploymentConfigError(`${file} cannot be deployed to AWS:\n${problems.join('\n')}`);
+  return [...specs.values()];
+}
+
+/** An integration's CA bundle: `options.caFile` (webhook) or `options.tls.caFile` (devices). */
+function caFileOf(integration: IntegrationConfig): { path: string; where: string } | undefined {
+  const options = integration.options as { caFile?: unknown; tls?: { caFile?: unknown } };
+  if (typeof options.caFile === 'string') return { path: options.caFile, where: 'options.caFile' };
+  if (typeof options.tls?.caFile === 'string') return { path: options.tls.caFile, where: 'options.tls.caFile' };
+  return undefined;
+}
+
+/**
+ * CA bundles of enabled integrations. In Lambda the config sits at the
+ * package root, so a path relative to the config file is copied to that same
+ * relative path; an absolute path cannot be carried over.
+ */
+function caFiles(root: string, file: string, config: RelayConfig): BundledFile[] {
+  const configDir = dirname(file);
+  const files = new Map<string, BundledFile>();
+  const problems: string[] = [];
+  config.integrations.forEach((integration, index) => {
+    const caFile = integration.enabled ? caFileOf(integration) : undefined;
+    if (!caFile) return;
+    const where = `integrations[${index}].${caFile.where}`;
+    const to = normalize(caFile.path);
+    if (isAbsolute(caFile.path) || to === '..' || to.startsWith(`..${sep}`)) {
+      problems.push(`  - ${where}: "${caFile.path}" cannot be bundled into the Lambda package; put the file beside the config and give a path relative to it (e.g. certs/ca.pem)`);
+      return;
+    }
+    const source = resolve(configDir, caFile.path);
+    if (!existsSync(source)) {
+      problems.push(`  - ${where}: ${source} does not exist`);
+      return;
+    }
+    files.set(to, { from: relativeToRoot(root, source), to: to.split(sep).join('/') });
+  });
+  if (problems.length > 0) throw new DeploymentConfigError(`${file} cannot be deployed to AWS:\n${problems.join('\n')}`);
+  return [...files.values()];
+}
+
+/** SST joins `copyFiles.from` to the project root, so an absolute path must become relative. */
+function relativeToRoot(root: string, file: string): string {
+  return relative(root, file).split(sep).join('/');
+}
