@@ -9,6 +9,7 @@
  * Servers run in child processes (bench/ingest-server.ts); this process is the
  * load generator (bench/load.ts). Prints numbers; exits 0 unless it crashes.
  */
+import { benchLambda, formatLambda } from './lambda.ts';
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -420,7 +421,12 @@ function report(input: {
 }
 
 try {
-  await main();
+  const only = process.argv.slice(2).find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+  if (!only || only === 'ingest') await main();
+  if (!only || only === 'lambda') {
+    console.error('bench: Lambda bundles and cold init ...');
+    console.log(`\n${formatLambda(await benchLambda())}`);
+  }
 } catch (error) {
   console.error('bench crashed:', error);
   process.exitCode = 1;

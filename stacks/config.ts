@@ -65,7 +65,13 @@ export interface BundledFile {
 }
 
 export interface DeploymentSettings {
-  webhook: { memoryMb: number; reservedConcurrency: number; timeoutSeconds: number };
+  webhook: {
+    memoryMb: number;
+    reservedConcurrency: number;
+    timeoutSeconds: number;
+    /** The webhook reads these instead of the whole config file (cold start). */
+    environment: { RELAY_WEBHOOK_SECRETS: string; RELAY_REPLAY_WINDOW_MS: string };
+  };
   worker: { memoryMb: number; timeoutSeconds: number; batchSize: number };
   sweeper: { memoryMb: number; timeoutSeconds: number; schedule: typeof SWEEP_SCHEDULE };
   queue: { visibilityTimeoutSeconds: number; maxReceives: number };
@@ -133,6 +139,10 @@ export function deploymentSettings(config: RelayConfig): DeploymentSettings {
       memoryMb: aws.webhook.memory,
       reservedConcurrency: aws.webhook.reservedConcurrency,
       timeoutSeconds: WEBHOOK_TIMEOUT_SECONDS,
+      environment: {
+        RELAY_WEBHOOK_SECRETS: JSON.stringify(config.webhook.secrets),
+        RELAY_REPLAY_WINDOW_MS: String(config.webhook.replayWindow),
+      },
     },
     worker: { memoryMb: aws.worker.memory, timeoutSeconds: workerTimeoutSeconds, batchSize: aws.worker.batchSize },
     sweeper: { memoryMb: aws.worker.memory, timeoutSeconds: workerTimeoutSeconds, schedule: SWEEP_SCHEDULE },

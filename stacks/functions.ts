@@ -68,7 +68,7 @@ export function createFunctions({ settings, storage, secrets, deviceRelay, confi
     timeout: `${settings.webhook.timeoutSeconds} seconds`,
     concurrency: { reserved: settings.webhook.reservedConcurrency },
     url: { authorization: 'none', cors: false },
-    environment,
+    environment: { ...environment, ...settings.webhook.environment },
     link: secrets.webhook,
     permissions: [{ actions: ['sqs:SendMessage'], resources: [queue.arn] }],
   });

@@ -65,6 +65,8 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     RELAY_QUEUE_URL: queueUrl,
+    RELAY_WEBHOOK_SECRETS: JSON.stringify([{ sst: 'FlowtriqWebhookSecret' }]),
+    RELAY_REPLAY_WINDOW_MS: '300000',
     RELAY_SQS_ENDPOINT: inject('sqsEndpoint'),
     RELAY_STATE_TABLE: tableName,
     RELAY_DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),

@@ -159,7 +159,15 @@ describe('settings', () => {
   it('defaults: 2 min worker, batch 10, 5 receives, webhook 10 reserved / 256 MB / 10 s, no e-mail', () => {
     write('relay.config.yaml', WEBHOOK_SST);
     expect(loadDeploymentConfig(root, {}).settings).toEqual({
-      webhook: { memoryMb: 256, reservedConcurrency: 10, timeoutSeconds: 10 },
+      webhook: {
+        memoryMb: 256,
+        reservedConcurrency: 10,
+        timeoutSeconds: 10,
+        environment: {
+          RELAY_WEBHOOK_SECRETS: JSON.stringify([{ sst: 'FlowtriqWebhookSecret', optional: false }]),
+          RELAY_REPLAY_WINDOW_MS: '300000',
+        },
+      },
       worker: { memoryMb: 512, timeoutSeconds: 120, batchSize: 10 },
       sweeper: { memoryMb: 512, timeoutSeconds: 120, schedule: 'rate(1 minute)' },
       queue: { visibilityTimeoutSeconds: 720, maxReceives: 5 },
