@@ -9,6 +9,7 @@ import { ConfigError } from '../config/errors.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { formatDuration } from '../config/duration.ts';
 import { RelayError } from '../errors.ts';
+import { drainIncidents } from '../engine/drain.ts';
 import { sweep } from '../engine/sweeper.ts';
 import { createLogger } from '../log/logger.ts';
 import { SqliteJobQueue } from '../queue/sqlite.ts';
@@ -27,6 +28,7 @@ Commands:
   send-test      sign and post a sample attack_start, then its attack_end
   status         active incidents, blocks per integration with expiry, failures
   sweep          run the TTL/retry sweeper once
+  drain          end every active incident now and withdraw all blocks (before removing a deployment)
   check-config   validate the configuration file and print what it configures
 
 Options:
@@ -37,7 +39,11 @@ Options:
   --wait <seconds>  send-test: pause between start and end (default 2)
   --url <url>       send-test: webhook URL (default from the config)
   --yes             send-test: confirm pushing sample IPs to real (non-dry-run) integrations
+  --keep            send-test: send only the attack_start (try relay drain, or watch the TTL)
   --json            status: machine-readable output
+  --aws             status, drain: a deployed stage instead of the local files; needs --region, --table,
+                    --queue-url, --dlq-url (the stage's outputs; or AWS_REGION, RELAY_STATE_TABLE,
+                    RELAY_QUEUE_URL, RELAY_DLQ_URL) and AWS credentials
 `;
 
 function out(text: string) {
@@ -130,20 +136,71 @@ async function sendTest(values: Record<string, unknown>) {
   };
   out(`incident ${events.start.incident!.uuid}: ${ips} sample source IPs → ${url}`);
   await post('attack_start', JSON.stringify(events.start));
+  if (values.keep === true) {
+    out('--keep: no attack_end sent; the blocks stay until their TTL, relay drain, or an attack_end');
+    return;
+  }
   await new Promise((resolveWait) => setTimeout(resolveWait, waitSeconds * 1000));
   await post('attack_end', JSON.stringify(events.end(Date.now())));
   out('done: see the relay log, and `npm run relay -- status`');
 }
 
+/**
+ * The state store and queue to inspect: the one-box SQLite files, or with
+ * --aws a deployed stage's DynamoDB table and SQS queues (names from the
+ * stack outputs; credentials from the usual AWS chain).
+ */
+async function openStores(values: Record<string, unknown>, loaded: LoadedConfig) {
+  if (values.aws === true) {
+    const { DynamoStateStore } = await import('../state/dynamodb.ts');
+    const { SqsJobQueue } = await import('../queue/sqs.ts');
+    const need = (flag: string, env: string) => {
+      const value = (values[flag] as string | undefined) ?? process.env[env];
+      if (!value) throw new RelayError('usage', `--aws needs --${flag} (or ${env}): see the stage's sst deploy outputs`);
+      return value;
+    };
+    const region = need('region', 'AWS_REGION');
+    const store = new DynamoStateStore({ tableName: need('table', 'RELAY_STATE_TABLE'), clientConfig: { region } });
+    const queue = new SqsJobQueue({
+      queueUrl: need('queue-url', 'RELAY_QUEUE_URL'),
+      deadLetterQueueUrl: need('dlq-url', 'RELAY_DLQ_URL'),
+      // With an explicit endpoint (AWS_ENDPOINT_URL_SQS: VPC endpoints, emulators) keep to it.
+      clientConfig: { region, ...(process.env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}) },
+    });
+    return { store, queue, aws: true };
+  }
+  const dir = resolve(loaded.config.storage.dir);
+  return { store: SqliteStateStore.open(join(dir, STATE_DB)), queue: SqliteJobQueue.open(join(dir, QUEUE_DB)), aws: false };
+}
+
 async function status(values: Record<string, unknown>) {
   const loaded = load(values.config as string | undefined);
-  const dir = resolve(loaded.config.storage.dir);
-  const store = SqliteStateStore.open(join(dir, STATE_DB));
-  const queue = SqliteJobQueue.open(join(dir, QUEUE_DB));
+  const { store, queue } = await openStores(values, loaded);
   try {
     const now = Date.now();
     const report = await collectStatus(store, queue, now);
     out(values.json === true ? JSON.stringify(report, null, 2) : formatStatus(report, now));
+  } finally {
+    await queue.close();
+    await store.close();
+  }
+}
+
+async function drain(values: Record<string, unknown>) {
+  const loaded = load(values.config as string | undefined);
+  const { store, queue, aws } = await openStores(values, loaded);
+  try {
+    const { incidents } = await drainIncidents(store, Date.now());
+    out(`ended ${incidents.length} active incident(s); their blocks are released`);
+    if (aws) {
+      out('the stage\'s sweeper (every minute) now withdraws them from the devices; watch: relay status --aws …');
+      return;
+    }
+    const engine = buildEngine({ config: loaded.config, store, transport: createDirectTransport(), logger: createLogger() });
+    const summary = await sweep(engine.sweeper, { waitMs: 30_000 });
+    const left = await store.listBlocks();
+    out(`removed ${summary.integrations.reduce((n, s) => n + s.removed, 0)}; ${left.length} block(s) left${left.length > 0 ? ' (see relay status; the sweeper keeps retrying)' : ''}`);
+    if (left.length > 0) process.exitCode = 1;
   } finally {
     await queue.close();
     await store.close();
@@ -185,7 +242,13 @@ export async function main(argv: string[]): Promise<void> {
       wait: { type: 'string' },
       url: { type: 'string' },
       yes: { type: 'boolean' },
+      keep: { type: 'boolean' },
       json: { type: 'boolean' },
+      aws: { type: 'boolean' },
+      region: { type: 'string' },
+      table: { type: 'string' },
+      'queue-url': { type: 'string' },
+      'dlq-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -203,6 +266,8 @@ export async function main(argv: string[]): Promise<void> {
       return status(values);
     case 'sweep':
       return sweepOnce(values);
+    case 'drain':
+      return drain(values);
     case 'check-config':
       return checkConfig(values);
     default:

@@ -106,6 +106,25 @@ describe('one-box relay (npm start)', () => {
     expect(report.queue).toEqual({ visible: 0, inFlight: 0, dead: 0 });
   }, 60_000);
 
+  it('withdraws every block of still-active incidents with relay drain', async () => {
+    // Prepare
+    const cwd = mkdtempSync(join(tmpdir(), 'relay-e2e-'));
+    dirs.push(cwd);
+    const relayProcess = await startRelay(cwd);
+    relay(cwd, 'send-test', '--url', relayProcess.webhookUrl, '--ips', '5', '--keep');
+    await waitFor(() => relayProcess.lines.some((line) => line.message === 'block add'), 'the adds');
+    // Act
+    const drained = relay(cwd, 'drain');
+    const status = relay(cwd, 'status', '--json');
+    // Assess
+    expect(drained.status, drained.stderr).toBe(0);
+    expect(drained.stdout).toMatch(/ended 1 active incident/);
+    expect(drained.stdout).toMatch(/removed 5; 0 block\(s\) left/);
+    const report = JSON.parse(status.stdout) as { incidents: unknown[]; blocks: unknown[] };
+    expect(report.incidents).toEqual([]);
+    expect(report.blocks).toEqual([]);
+  }, 60_000);
+
   it('makes a private webhook secret on first start and never logs it', async () => {
     // Prepare
     const cwd = mkdtempSync(join(tmpdir(), 'relay-e2e-'));
