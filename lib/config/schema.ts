@@ -162,7 +162,7 @@ export const pfsenseIntegrationSchema = z
         legacyArrayLimit: z
           .boolean()
           .default(false)
-          .describe('v2 packages older than 2.5.4 accept at most 128 addresses per request: send chunks of 128.'),
+          .describe('v2 packages older than 2.5.4 limit an alias to 128 addresses (checked after append): send chunks of 128 and report the rest. Detected automatically too.'),
         verify: z
           .boolean()
           .default(false)
@@ -239,12 +239,11 @@ export const routerosIntegrationSchema = z
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
 export type RouterOsIntegrationConfig = z.infer<typeof routerosIntegrationSchema>;
 
-// pfsense and routeros join the union when their adapters are wired into the registry.
-export const INTEGRATION_TYPES = ['dry-run', 'webhook'] as const;
+export const INTEGRATION_TYPES = ['dry-run', 'webhook', 'pfsense', 'routeros'] as const;
 
 export const integrationSchema = z.discriminatedUnion(
   'type',
-  [dryRunIntegrationSchema, webhookIntegrationSchema],
+  [dryRunIntegrationSchema, webhookIntegrationSchema, pfsenseIntegrationSchema, routerosIntegrationSchema],
   {
     error: (issue) =>
       issue.code === 'invalid_union' ? `unknown integration type; use one of: ${INTEGRATION_TYPES.join(', ')}` : undefined,

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { IntegrationConfig, RelayConfig } from '../config/schema.ts';
+import { deviceTls } from '../providers/device-tls.ts';
 import type { TlsOptions } from '../transport/types.ts';
 
 export interface RelayTarget {
@@ -26,9 +27,12 @@ function targetOf(integration: IntegrationConfig, configDir: string, read: (path
   if (!('url' in integration.options)) return undefined;
   const origin = canonicalOrigin(new URL(integration.options.url));
   if (!origin) return undefined;
-  const tls: TlsOptions = {};
+  let tls: TlsOptions = {};
   if (integration.type === 'webhook' && integration.options.caFile) {
     tls.ca = read(resolve(configDir, integration.options.caFile));
+  }
+  if ('tls' in integration.options) {
+    tls = deviceTls(integration.options.tls, { where: `integrations[id=${integration.id}]`, baseDir: configDir, readFile: read });
   }
   return { integration: integration.id, origin, tls };
 }

@@ -31,10 +31,14 @@ class GuardedBlocklistProvider implements BlocklistProvider {
   readonly #check: NeverBlockCheck;
   readonly #logger: Logger;
 
+  /** Present exactly when the inner provider can list (drift repair checks for it). */
+  readonly list?: (ctx: ProviderContext) => Promise<{ ip: string; ref?: string }[]>;
+
   constructor(inner: BlocklistProvider, check: NeverBlockCheck, logger: Logger) {
     this.#inner = inner;
     this.#check = check;
     this.#logger = logger;
+    if (inner.list) this.list = (ctx) => inner.list!(ctx);
   }
 
   get id(): string {

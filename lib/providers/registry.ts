@@ -13,6 +13,10 @@ import type { Logger } from '../log/types.ts';
 import type { Transport } from '../transport/types.ts';
 import { DryRunBlocklistProvider, DryRunSwitchProvider } from './dry-run.ts';
 import type { Provider } from './types.ts';
+import { deviceTls } from './device-tls.ts';
+import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense-v1.ts';
+import { PfSenseV2Provider } from './pfsense-v2.ts';
+import { RouterOsProvider } from './routeros.ts';
 import { WebhookProvider, type WebhookProviderDeps } from './webhook.ts';
 
 /** What providers are built with. */
@@ -67,9 +71,51 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
       logger.info('provider ready', { kind: provider.kind, origin: new URL(integration.options.url).origin });
       return provider;
     }
+    case 'pfsense': {
+      const tls = deviceTls(integration.options.tls, { where: `${path}.options` });
+      const env = deps.env ?? process.env;
+      if (integration.options.apiVersion === 'v2') {
+        const secret = (name: 'username' | 'password' | 'apiKey') => {
+          const ref = integration.secrets[name];
+          return ref ? { [name]: resolveRequiredSecret(ref, `${path}.secrets.${name}`, env) } : {};
+        };
+        const provider = new PfSenseV2Provider(integration, {
+          transport: deps.transport,
+          tls,
+          secrets: { ...secret('username'), ...secret('password'), ...secret('apiKey') },
+          configPath: path,
+        });
+        return ready(logger, provider, integration.options.url);
+      }
+      const provider = new PfSenseV1Provider(integration, {
+        transport: deps.transport,
+        tls,
+        secrets: resolvePfSenseV1Secrets(integration, path, env),
+        configPath: path,
+      });
+      return ready(logger, provider, integration.options.url);
+    }
+    case 'routeros': {
+      const env = deps.env ?? process.env;
+      const provider = new RouterOsProvider(
+        integration,
+        {
+          username: resolveRequiredSecret(integration.secrets.username, `${path}.secrets.username`, env),
+          password: resolveRequiredSecret(integration.secrets.password, `${path}.secrets.password`, env),
+        },
+        deps.transport,
+        deviceTls(integration.options.tls, { where: `${path}.options` }),
+      );
+      return ready(logger, provider, integration.options.url);
+    }
     default:
       return unknownType(integration);
   }
+}
+
+function ready(logger: Logger, provider: Provider, url: string): Provider {
+  logger.info('provider ready', { kind: provider.kind, origin: new URL(url).origin });
+  return provider;
 }
 
 /**

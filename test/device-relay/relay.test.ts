@@ -167,3 +167,33 @@ describe('device relay', () => {
     expect(answer).toMatchObject({ ok: false, error: { code: 'tls' } });
   });
 });
+
+describe('device relay targets', () => {
+  it("applies a device integration's own TLS settings (CA bundle, pin, explicit skip) from the config", () => {
+    // Prepare
+    const config = parseConfig({
+      aws: { vpc: { subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] } },
+      integrations: [
+        {
+          id: 'mt',
+          type: 'routeros',
+          via: 'vpc',
+          options: { url: 'https://10.0.0.2', tls: { caFile: 'mt-ca.pem', pinSha256: 'a'.repeat(64) } },
+          secrets: { username: { sst: 'MtUser' }, password: { sst: 'MtPassword' } },
+        },
+        {
+          id: 'pf',
+          type: 'pfsense',
+          via: 'vpc',
+          options: { url: 'https://10.0.0.1:8443', apiVersion: 'v2', auth: 'apiKey', tls: { insecureSkipVerify: true } },
+          secrets: { apiKey: { sst: 'PfKey' } },
+        },
+      ],
+    });
+    // Act
+    const targets = vpcTargets(config, { configDir: '/bundle', readFile: (path) => `PEM of ${path}` });
+    // Assess
+    expect(targets.get('mt')).toEqual({ integration: 'mt', origin: 'https://10.0.0.2:443', tls: { ca: 'PEM of /bundle/mt-ca.pem', pinSha256: 'a'.repeat(64) } });
+    expect(targets.get('pf')).toEqual({ integration: 'pf', origin: 'https://10.0.0.1:8443', tls: { insecureSkipVerify: true } });
+  });
+});

@@ -184,3 +184,19 @@ describe('guardBlocklist', () => {
     await fc.assert(property, { numRuns: 300 });
   });
 });
+
+describe('guardBlocklist: listing', () => {
+  it('passes list() through when the inner provider can list, and offers none when it cannot', async () => {
+    // Prepare
+    const listing = { kind: 'blocklist' as const, id: 'a', type: 't', maxBatch: 10, add: async () => [], remove: async () => [], healthCheck: async () => ({ ok: true, detail: '' }), list: async () => [{ ip: '45.0.0.1' }] };
+    const { list: _omit, ...plain } = listing;
+    const logger = new RecordingLogger();
+    const ctx = { signal: new AbortController().signal, logger };
+    // Act
+    const guarded = guardBlocklist(listing, () => ({ ok: true }), logger);
+    const guardedPlain = guardBlocklist(plain, () => ({ ok: true }), logger);
+    // Assess
+    expect(await guarded.list?.(ctx)).toEqual([{ ip: '45.0.0.1' }]);
+    expect(guardedPlain.list).toBeUndefined();
+  });
+});
