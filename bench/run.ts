@@ -9,6 +9,7 @@
  * Servers run in child processes (bench/ingest-server.ts); this process is the
  * load generator (bench/load.ts). Prints numbers; exits 0 unless it crashes.
  */
+import { benchDevices, formatDevices } from './devices.ts';
 import { benchLambda, formatLambda } from './lambda.ts';
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -423,6 +424,10 @@ function report(input: {
 try {
   const only = process.argv.slice(2).find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
   if (!only || only === 'ingest') await main();
+  if (!only || only === 'devices') {
+    console.error('bench: device adapters vs per-IP on the simulators ...');
+    console.log(`\n${formatDevices(await benchDevices())}`);
+  }
   if (!only || only === 'lambda') {
     console.error('bench: Lambda bundles and cold init ...');
     console.log(`\n${formatLambda(await benchLambda())}`);
