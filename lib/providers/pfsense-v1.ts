@@ -64,7 +64,7 @@ import { ProviderError } from './errors.ts';
 import { PfSenseV1Client, type PfSenseV1Secrets, type V1Call } from './pfsense-v1-client.ts';
 import { aliasAddresses, aliasRecords, V1_RETURN, type V1Alias } from './pfsense-v1-envelope.ts';
 import { PfSenseV1AliasTypeError, PfSenseV1ApiError, PfSenseV1ConfigError } from './pfsense-v1-errors.ts';
-import { AsyncMutex } from './pfsense-v1-mutex.ts';
+import { SerialLock } from '../util/serial-lock.ts';
 import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
 
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
@@ -139,7 +139,7 @@ export class PfSenseV1Provider implements BlocklistProvider {
 
   readonly #alias: string;
   readonly #client: PfSenseV1Client;
-  readonly #mutex = new AsyncMutex();
+  readonly #mutex = new SerialLock();
   /** A write may be on the firewall unapplied (true at start: an earlier process may have left one). */
   #applyPending = true;
 

@@ -35,7 +35,7 @@ import { ProviderError } from './errors.ts';
 import type { PfSenseV2Credentials } from './pfsense-v2-auth.ts';
 import { type PfSenseEnvelope, parseEnvelope, readToken } from './pfsense-v2-envelope.ts';
 import { PfSenseV2ApiError } from './pfsense-v2-errors.ts';
-import { parseRetryAfter } from './webhook.ts';
+import { parseRetryAfter } from '../util/retry-after.ts';
 
 /** The state of one provider operation (add, remove, list, health). */
 export interface PfSenseV2Op {

@@ -72,9 +72,10 @@ import { PfSenseV2Credentials, type PfSenseV2Secrets } from './pfsense-v2-auth.t
 import { PfSenseV2Client, type PfSenseV2Op } from './pfsense-v2-client.ts';
 import { findAlias, type PfSenseAlias, readApplyStatus, readTableEntries } from './pfsense-v2-envelope.ts';
 import { PfSenseV2ApiError, PfSenseV2ConfigError } from './pfsense-v2-errors.ts';
-import { SerialLock } from './pfsense-v2-lock.ts';
+import { SerialLock } from '../util/serial-lock.ts';
 import { indexAlias, planAdd, planRemove } from './pfsense-v2-plan.ts';
 import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
+import { sleep } from '../util/sleep.ts';
 
 export type { PfSenseIntegrationConfig };
 
@@ -202,7 +203,7 @@ export class PfSenseV2Provider implements BlocklistProvider {
    */
   async list(ctx: ProviderContext): Promise<{ ip: string }[]> {
     const op = this.#op(ctx);
-    return this.#lock.run(ctx.signal, async () => {
+    return this.#lock.run(async () => {
       const alias = await this.#resolve(op);
       if (alias === undefined) return [];
       let configured = [...indexAlias(alias.address).keys()];
@@ -211,14 +212,14 @@ export class PfSenseV2Provider implements BlocklistProvider {
         configured = configured.filter((ip) => live?.has(ip) === true);
       }
       return configured.map((ip) => ({ ip }));
-    });
+    }, ctx.signal);
   }
 
   /** Authenticates, reads the alias (creates nothing), reports the array limits known to this instance. */
   async healthCheck(ctx: ProviderContext): Promise<HealthResult> {
     const op = this.#op(ctx);
     try {
-      return await this.#lock.run(ctx.signal, async () => {
+      return await this.#lock.run(async () => {
         const alias = await this.#resolve(op);
         const limits = this.#limitsText();
         if (alias === undefined) {
@@ -230,7 +231,7 @@ export class PfSenseV2Provider implements BlocklistProvider {
           ok: true,
           detail: `authenticated; alias ${this.#alias} (id ${alias.id}) holds ${alias.address.length} entries${details}; ${limits}`,
         };
-      });
+      }, ctx.signal);
     } catch (error) {
       if (ctx.signal.aborted) throw error;
       return { ok: false, detail: error instanceof Error ? error.message : String(error) };
@@ -254,7 +255,7 @@ export class PfSenseV2Provider implements BlocklistProvider {
     const failures: Failures =
       wanted.length === 0
         ? new Map()
-        : await this.#lock.run(ctx.signal, () => (kind === 'add' ? this.#add(op, wanted) : this.#remove(op, wanted)));
+        : await this.#lock.run(() => (kind === 'add' ? this.#add(op, wanted) : this.#remove(op, wanted)), ctx.signal);
     return entries.map((entry): EntryResult => {
       const value = canonical.get(entry.ip);
       if (value === undefined || !value.ok) return { ip: entry.ip, ok: false, error: `not a single IP address: ${value?.ok === false ? value.reason : 'missing'}` };
@@ -607,21 +608,3 @@ export class PfSenseV2Provider implements BlocklistProvider {
   }
 }
 
-/** Waits, rejecting with the signal's reason as soon as it aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}

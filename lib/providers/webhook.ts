@@ -44,6 +44,8 @@ import {
 import type { HttpRequest, HttpResponse, Transport } from '../transport/types.ts';
 import { ProviderError } from './errors.ts';
 import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
+import { sleep } from '../util/sleep.ts';
+import { parseRetryAfter } from '../util/retry-after.ts';
 
 export type WebhookIntegrationConfig = z.infer<typeof webhookIntegrationSchema>;
 
@@ -305,19 +307,6 @@ function classifyError(error: unknown): AttemptFailure {
   return { retryable: true, description: describeError(error), cause: error };
 }
 
-/**
- * Retry-After as milliseconds from now: delta-seconds or an HTTP date.
- * Undefined when absent or unreadable; never negative.
- */
-export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}
-
 function bodySnippet(body: Uint8Array): string {
   if (body.byteLength === 0) return '';
   const text = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, SNIPPET_CHARS * 4)).toString('utf8');
@@ -342,21 +331,4 @@ function readCaFile(path: string, where: string, readFile?: (path: string) => st
   return pem;
 }
 
-/** Waits, rejecting with the signal's reason as soon as it aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
+export { parseRetryAfter } from '../util/retry-after.ts';

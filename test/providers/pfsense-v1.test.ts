@@ -26,7 +26,7 @@ import {
   resolvePfSenseV1Secrets,
 } from '../../lib/providers/pfsense-v1.ts';
 import type { BlockEntry, ProviderContext } from '../../lib/providers/types.ts';
-import { AsyncMutex } from '../../lib/providers/pfsense-v1-mutex.ts';
+import { SerialLock } from '../../lib/util/serial-lock.ts';
 import { JWT_FALLBACK_LIFETIME_MS, jwtRenewAt } from '../../lib/providers/pfsense-v1-jwt.ts';
 import { createDirectTransport } from '../../lib/transport/node-http.ts';
 import { benchPfSenseV1 } from '../../bench/devices/pfsense-v1.ts';
@@ -795,10 +795,10 @@ describe('pfSense v1 JWT renewal time', () => {
   });
 });
 
-describe('pfSense v1 AsyncMutex', () => {
+describe('pfSense v1 SerialLock', () => {
   it('a waiter whose signal aborts never runs, and later waiters still wait for the running task', async () => {
     // Prepare
-    const mutex = new AsyncMutex();
+    const mutex = new SerialLock();
     const order: string[] = [];
     let finishFirst!: () => void;
     const first = mutex.run(

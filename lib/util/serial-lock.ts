@@ -1,11 +1,11 @@
 /**
- * A first-come, first-served async mutex. The pfSense adapter runs every
- * operation (and so every request) of one provider instance under it: the
- * firewall keeps its whole configuration in one XML file and does not cope
- * with concurrent writers, and the adapter's read-then-write de-duplication
- * must not interleave with another batch.
+ * A first-come, first-served async lock: runs tasks one at a time, in call
+ * order. The pfSense adapters run every request of one provider instance
+ * under it (the firewall keeps its whole configuration in one XML file and
+ * does not cope with concurrent writers; a read-then-write must not
+ * interleave with another batch).
  */
-export class AsyncMutex {
+export class SerialLock {
   #tail: Promise<void> = Promise.resolve();
 
   /**
