@@ -220,7 +220,13 @@ export const routerosIntegrationSchema = z
           .enum(['script', 'per-entry'])
           .default('script')
           .describe('script: bulk add/remove with /execute (fast); per-entry: one PUT/DELETE per IP, for users whose policy forbids scripts.'),
-        scriptChunk: z.number().int().min(1).max(2000).default(500).describe('Addresses per /execute script.'),
+        scriptChunk: z
+          .number()
+          .int()
+          .min(1)
+          .max(2000)
+          .default(500)
+          .describe('Most addresses per /execute script; each script is also capped at 63 KiB (about 380 IPv4 adds), whichever is smaller.'),
         concurrency: z.number().int().min(1).max(8).default(2).describe('per-entry mode: requests in flight at once.'),
         timeout: duration({ min: '1s', max: '59s' }).prefault('50s').describe('Longest one request may take (RouterOS kills commands after 60 s).'),
         tls: deviceTlsSchema.prefault({}),

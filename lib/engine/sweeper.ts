@@ -42,9 +42,12 @@ export async function sweep(deps: SweepDeps, options: { waitMs?: number } = {}):
     for (const [integration, provider] of deps.providers) {
       if (provider.kind !== 'blocklist' || !provider.list) continue;
       if (now() - (last.get(integration) ?? -Infinity) < interval) continue;
+      // Counted as checked even when it fails: retrying every sweep could walk
+      // the relay into the device's login protection.
+      last.set(integration, now());
       try {
         const result = await deps.reconciler.repairDrift(integration);
-        if (result.checked) last.set(integration, now());
+        if (!result.checked) last.delete(integration); // the lease was busy: try next sweep
         if (result.reasserted + result.removed > 0) summary.drift.push({ integration, reasserted: result.reasserted, removed: result.removed });
       } catch (error) {
         summary.errors.push({ integration, error: `drift check: ${describeError(error)}` });

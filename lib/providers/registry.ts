@@ -13,6 +13,7 @@ import type { Logger } from '../log/types.ts';
 import type { Transport } from '../transport/types.ts';
 import { DryRunBlocklistProvider, DryRunSwitchProvider } from './dry-run.ts';
 import type { Provider } from './types.ts';
+import { withAuthCooldown } from './auth-cooldown.ts';
 import { deviceTls } from './device-tls.ts';
 import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense-v1.ts';
 import { PfSenseV2Provider } from './pfsense-v2.ts';
@@ -93,7 +94,7 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
         secrets: resolvePfSenseV1Secrets(integration, path, env),
         configPath: path,
       });
-      return ready(logger, provider, integration.options.url);
+      return ready(logger, withAuthCooldown(provider), integration.options.url);
     }
     case 'routeros': {
       const env = deps.env ?? process.env;
@@ -106,7 +107,7 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
         deps.transport,
         deviceTls(integration.options.tls, { where: `${path}.options` }),
       );
-      return ready(logger, provider, integration.options.url);
+      return ready(logger, withAuthCooldown(provider), integration.options.url);
     }
     default:
       return unknownType(integration);

@@ -185,12 +185,22 @@ class Batch {
 }
 
 /** A blocklist target: a MikroTik RouterOS v7.1+ address-list over REST. */
+/** Addresses per call in per-entry mode (see maxBatch). */
+export const PER_ENTRY_MAX_BATCH = 200;
+
 export class RouterOsProvider implements BlocklistProvider {
   readonly kind = 'blocklist';
   readonly type = 'routeros';
   readonly id: string;
   /** The reconciler hands over up to this many; scripts are chunked below it. */
-  readonly maxBatch = 10_000;
+  /**
+   * Script mode takes big batches (chunked into scripts here). Per-entry mode
+   * makes one serial request per address, so a batch must fit in one call's
+   * deadline: at ~0.1–0.15 s per request, a few hundred.
+   */
+  get maxBatch(): number {
+    return this.effectiveMode === 'per-entry' ? PER_ENTRY_MAX_BATCH : 10_000;
+  }
 
   readonly #client: RouterOsClient;
   readonly #list: string;

@@ -212,7 +212,7 @@ integrations:
   it.each<[string, string, string, RegExp]>([
     ['a webhook without url', hook('{}'), 'integrations[0].options.url', /absolute https:\/\/ URL/],
     ['an http:// webhook url', hook('{ url: "http://hooks.example.com/relay" }'), 'integrations[0].options.url', /set allowInsecureHttp: true only for loopback/],
-    ['an unknown integration type', 'integrations:\n  - { id: fw, type: pfsense }\n', 'integrations[0].type', /unknown integration type; use one of: dry-run, webhook, pfsense, routeros/],
+    ['an unknown integration type', 'integrations:\n  - { id: fw, type: opnsense }\n', 'integrations[0].type', /unknown integration type; use one of: dry-run, webhook, pfsense, routeros/],
     ['an integration id with capitals', 'integrations:\n  - { id: Edge FW, type: dry-run }\n', 'integrations[0].id', /lower-case letters, digits/],
     ['a duration in words', 'webhook:\n  replayWindow: 5 minutes\n', 'webhook.replayWindow', /"5 minutes" is not a duration; write a number of seconds or e\.g\. "90s"/],
     ['a duration out of range', 'webhook:\n  replayWindow: 2h\n', 'webhook.replayWindow', /2h is out of range; use between 30s and 1h/],

@@ -42,6 +42,24 @@ describe('drift repair (sweeper)', () => {
     expect(fw.device.size).toBe(2);
   });
 
+  it('counts a failed comparison as a check: no retry every sweep (login protection)', async () => {
+    // Prepare
+    const { deliver, sweep, clock, fw } = setup();
+    await deliver(attackEvent({ type: 'attack_start', uuid: 'inc-a', at: clock.now(), ips: publicIps(1) }));
+    const { ProviderError } = await import('../../lib/providers/errors.ts');
+    fw.down = new ProviderError('401', { retryable: false, status: 401 });
+    // Act
+    const first = await sweep();
+    const before = fw.listCalls;
+    clock.advance(30_000);
+    const second = await sweep();
+    // Assess
+    expect(first.errors).toEqual([expect.objectContaining({ integration: 'fw', error: expect.stringContaining('drift check') })]);
+    expect(second.errors).toEqual([]);
+    expect(before).toBe(1);
+    expect(fw.listCalls).toBe(1);
+  });
+
   it('compares each device at most once per drift interval', async () => {
     // Prepare
     const { deliver, sweep, clock, fw } = setup();

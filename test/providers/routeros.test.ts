@@ -299,6 +299,12 @@ describe('RouterOsProvider remove (script mode)', () => {
 });
 
 describe('RouterOsProvider per-entry mode', () => {
+  it('asks for batches small enough to finish within one call (one request per address)', async () => {
+    await start();
+    expect(provider({ mode: 'per-entry' }).maxBatch).toBe(200);
+    expect(provider({ mode: 'script' }).maxBatch).toBe(10_000);
+  });
+
   it('adds with a PUT per address and removes with one read and a DELETE per address, at most `concurrency` at once', async () => {
     // Prepare
     await start();
