@@ -110,7 +110,7 @@ function relayApproach(transport: Transport, ips: string[]): Phases {
   const config = pfsenseIntegrationSchema.parse({
     id: 'bench',
     type: 'pfsense',
-    options: { url: ORIGIN, apiVersion: 'v1', auth: 'basic', alias: ALIAS },
+    options: { url: ORIGIN, apiVersion: 'v1', auth: 'basic', alias: ALIAS, allowInsecureHttp: true },
     secrets: { username: { env: 'UNUSED' }, password: { env: 'UNUSED' } },
   });
   const provider = new PfSenseV1Provider(config, { transport, tls: {}, secrets: { username: USER, password: PASSWORD } });

@@ -84,7 +84,7 @@ async function benchRelay(ips: string[]): Promise<PfSenseV2BenchRow> {
   const config = pfsenseIntegrationSchema.parse({
     id: 'bench',
     type: 'pfsense',
-    options: { url: ORIGIN, apiVersion: 'v2', auth: 'basic', alias: ALIAS },
+    options: { url: ORIGIN, apiVersion: 'v2', auth: 'basic', alias: ALIAS, allowInsecureHttp: true },
     secrets: { username: { env: 'UNUSED' }, password: { env: 'UNUSED' } },
   });
   const provider = new PfSenseV2Provider(config, {

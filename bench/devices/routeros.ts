@@ -83,7 +83,7 @@ async function relay(ips: string[]): Promise<RouterOsBenchRow> {
   const config = routerosIntegrationSchema.parse({
     id: 'bench-routeros',
     type: 'routeros',
-    options: { url: ORIGIN, list: LIST, comment: COMMENT },
+    options: { url: ORIGIN, list: LIST, comment: COMMENT, allowInsecureHttp: true },
     secrets: { username: { env: 'BENCH_ROUTEROS_USER' }, password: { env: 'BENCH_ROUTEROS_PASSWORD' } },
   });
   const provider = new RouterOsProvider(config, USER, sim.transport(), {});

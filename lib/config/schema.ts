@@ -140,6 +140,18 @@ const deviceUrl = z
 
 const secretOf = (description: string) => secretRefSchema.describe(description);
 
+/** Plain http to a device sends its credentials in clear text: only on explicit request. */
+const insecureHttpOption = z
+  .boolean()
+  .default(false)
+  .describe('Permit an http:// device URL (credentials and commands travel unencrypted). Only for a lab or a local test.');
+const httpsUnlessAllowed = (options: { url: string; allowInsecureHttp: boolean }) =>
+  options.allowInsecureHttp || options.url.startsWith('https://');
+const httpsMessage = {
+  message: 'must be https://; set allowInsecureHttp: true only for a lab or a local test',
+  path: ['url'],
+};
+
 export const pfsenseIntegrationSchema = z
   .object({
     ...common,
@@ -167,10 +179,12 @@ export const pfsenseIntegrationSchema = z
           .boolean()
           .default(false)
           .describe('v2: after applying, read the live pf table (diagnostics/table) to confirm the change.'),
+        allowInsecureHttp: insecureHttpOption,
         timeout: duration({ min: '1s', max: '120s' }).prefault('30s').describe('Longest one request may take.'),
         tls: deviceTlsSchema.prefault({}),
       })
       .strict()
+      .refine(httpsUnlessAllowed, httpsMessage)
       .superRefine((options, ctx) => {
         const allowed = options.apiVersion === 'v1' ? ['basic', 'jwt', 'token'] : ['basic', 'jwt', 'apiKey'];
         if (!allowed.includes(options.auth)) {
@@ -230,8 +244,10 @@ export const routerosIntegrationSchema = z
         concurrency: z.number().int().min(1).max(8).default(2).describe('per-entry mode: requests in flight at once.'),
         timeout: duration({ min: '1s', max: '59s' }).prefault('50s').describe('Longest one request may take (RouterOS kills commands after 60 s).'),
         tls: deviceTlsSchema.prefault({}),
+        allowInsecureHttp: insecureHttpOption,
       })
-      .strict(),
+      .strict()
+      .refine(httpsUnlessAllowed, httpsMessage),
     secrets: z
       .object({
         username: secretOf('The RouterOS user of the relay.'),

@@ -382,6 +382,22 @@ describe('loadConfig: the dry-run default', () => {
   });
 });
 
+describe('loadConfig: device integrations', () => {
+  it.each([
+    ['pfsense', { apiVersion: 'v2', auth: 'apiKey' }, { apiKey: { env: 'K' } }],
+    ['routeros', {}, { username: { env: 'U' }, password: { env: 'P' } }],
+  ])('refuses a plain http:// %s URL unless allowInsecureHttp is set', (type, options, secrets) => {
+    // Prepare
+    const integration = (extra: Record<string, unknown>) => ({ integrations: [{ id: 'dev', type, options: { url: 'http://10.0.0.1', ...options, ...extra }, secrets }] });
+    // Act
+    const error = configError(() => parseConfig(integration({})));
+    const allowed = parseConfig(integration({ allowInsecureHttp: true }));
+    // Assess
+    expect(error.issues).toEqual([{ path: 'integrations[0].options.url', message: expect.stringMatching(/must be https:\/\/; set allowInsecureHttp/) }]);
+    expect(allowed.integrations[0]?.type).toBe(type);
+  });
+});
+
 describe('loadConfig: AWS deployment settings', () => {
   it('requires aws.vpc when an integration is reached through the VPC relay', () => {
     // Act

@@ -34,7 +34,7 @@ const DEVICES: Record<string, () => Promise<DeviceUnderTest>> = {
     const sim = await startPfSenseV1Simulator({ loginProtection: false });
     const entries = () => sim.device.config.entries('flowtriq_blocked') ?? [];
     return {
-      integration: { type: 'pfsense', options: { url: sim.origin, apiVersion: 'v1', auth: 'basic' }, secrets: { username: { env: 'PF_USER' }, password: { env: 'PF_PASS' } } },
+      integration: { type: 'pfsense', options: { url: sim.origin, apiVersion: 'v1', auth: 'basic', allowInsecureHttp: true }, secrets: { username: { env: 'PF_USER' }, password: { env: 'PF_PASS' } } },
       env: { PF_USER: 'admin', PF_PASS: 'pfsense' },
       addresses: () => [...entries()].sort(),
       setDown: (down) => sim.device.setDown(down ? 'drop' : false),
@@ -51,7 +51,7 @@ const DEVICES: Record<string, () => Promise<DeviceUnderTest>> = {
   'pfSense (pfrest v2)': async () => {
     const sim = await startPfSenseV2Simulator();
     return {
-      integration: { type: 'pfsense', options: { url: sim.origin, apiVersion: 'v2', auth: 'basic' }, secrets: { username: { env: 'PF_USER' }, password: { env: 'PF_PASS' } } },
+      integration: { type: 'pfsense', options: { url: sim.origin, apiVersion: 'v2', auth: 'basic', allowInsecureHttp: true }, secrets: { username: { env: 'PF_USER' }, password: { env: 'PF_PASS' } } },
       env: { PF_USER: 'admin', PF_PASS: 'pfsense' },
       addresses: () => [...(sim.sim.alias('flowtriq_blocked')?.address ?? [])].sort(),
       setDown: (down) => sim.sim.setDown(down ? 'reset' : false),
@@ -62,7 +62,7 @@ const DEVICES: Record<string, () => Promise<DeviceUnderTest>> = {
   'MikroTik RouterOS': async () => {
     const sim = await RouterOsSimulator.start();
     return {
-      integration: { type: 'routeros', options: { url: sim.origin }, secrets: { username: { env: 'MT_USER' }, password: { env: 'MT_PASS' } } },
+      integration: { type: 'routeros', options: { url: sim.origin, allowInsecureHttp: true }, secrets: { username: { env: 'MT_USER' }, password: { env: 'MT_PASS' } } },
       env: { MT_USER: 'relay', MT_PASS: 'relay-password' },
       addresses: () => [...sim.device.entries(4, 'flowtriq_blocked'), ...sim.device.entries(6, 'flowtriq_blocked')].map((entry) => entry.address!.replace(/\/128$/, '')).sort(),
       setDown: (down) => sim.setDown(down ? 'refused' : false),

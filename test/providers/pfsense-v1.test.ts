@@ -93,7 +93,7 @@ function integration(url: string, auth: 'basic' | 'jwt' | 'token' = 'basic', tim
   return pfsenseIntegrationSchema.parse({
     id: 'fw1',
     type: 'pfsense',
-    options: { url, apiVersion: 'v1', auth, timeout },
+    options: { url, apiVersion: 'v1', auth, timeout, allowInsecureHttp: url.startsWith('http://') },
     secrets:
       auth === 'token'
         ? { clientId: { env: 'PF_CLIENT_ID' }, clientToken: { env: 'PF_CLIENT_TOKEN' } }

@@ -65,7 +65,7 @@ function config(options: Record<string, unknown> = {}, url = ORIGIN): PfSenseInt
   return pfsenseIntegrationSchema.parse({
     id: 'edge-fw',
     type: 'pfsense',
-    options: { url, apiVersion: 'v2', ...options },
+    options: { url, apiVersion: 'v2', allowInsecureHttp: url.startsWith('http://'), ...options },
     secrets: auth === 'apiKey' ? { apiKey: { env: 'PF_KEY' } } : { username: { env: 'PF_USER' }, password: { env: 'PF_PASS' } },
   });
 }

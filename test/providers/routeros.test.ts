@@ -63,7 +63,7 @@ function config(options: Record<string, unknown> = {}): RouterOsIntegrationConfi
   return routerosIntegrationSchema.parse({
     id: 'edge',
     type: 'routeros',
-    options: { url: sim!.origin, ...options },
+    options: { url: sim!.origin, allowInsecureHttp: sim!.origin.startsWith('http://'), ...options },
     secrets: { username: { env: 'ROUTEROS_USER' }, password: { env: 'ROUTEROS_PASSWORD' } },
   });
 }
