@@ -6,8 +6,9 @@
 import { benchPfSenseV1 } from './devices/pfsense-v1.ts';
 import { benchPfSenseV2 } from './devices/pfsense-v2.ts';
 import { benchRouterOs } from './devices/routeros.ts';
+import type { DeviceBenchRow } from './devices/types.ts';
 
-export type DeviceRow = Awaited<ReturnType<typeof benchRouterOs>>[number];
+export type DeviceRow = DeviceBenchRow;
 
 export async function benchDevices(): Promise<DeviceRow[]> {
   return [...(await benchPfSenseV1()), ...(await benchPfSenseV2()), ...(await benchRouterOs())];

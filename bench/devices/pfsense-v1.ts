@@ -31,16 +31,8 @@ import type { BlockEntry, ProviderContext } from '../../lib/providers/types.ts';
 import type { Transport } from '../../lib/transport/types.ts';
 import { type CostModel, DEFAULT_COST_MODEL } from '../../test/simulators/pfsense-v1/cost-model.ts';
 import { PfSenseV1Device } from '../../test/simulators/pfsense-v1/device.ts';
+import type { DeviceBenchRow } from './types.ts';
 
-export interface DeviceBenchRow {
-  api: string;
-  ips: number;
-  approach: 'relay' | 'per-ip';
-  addRequests: number;
-  removeRequests: number;
-  addSimMs: number;
-  removeSimMs: number;
-}
 
 const API = 'pfsense-v1';
 const SIZES = [20, 1_000, 10_000] as const;

@@ -28,16 +28,8 @@ import { PfSenseV2Provider } from '../../lib/providers/pfsense-v2.ts';
 import type { BlockEntry } from '../../lib/providers/types.ts';
 import type { Transport } from '../../lib/transport/types.ts';
 import { type CostModel, PfSenseV2Simulator, simulatorTransport } from '../../test/simulators/pfsense-v2/index.ts';
+import type { DeviceBenchRow } from './types.ts';
 
-export interface PfSenseV2BenchRow {
-  api: string;
-  ips: number;
-  approach: 'relay' | 'per-ip';
-  addRequests: number;
-  removeRequests: number;
-  addSimMs: number;
-  removeSimMs: number;
-}
 
 /** The documented bench cost model. */
 export const PFSENSE_V2_BENCH_COST: CostModel = { perRequestMs: 60, perEntryMs: 0.5 };
@@ -79,7 +71,7 @@ async function measure(sim: PfSenseV2Simulator, phase: () => Promise<void>): Pro
   return { requests: sim.counters.requests, simMs: Math.round((sim.clockMs - start) * 10) / 10 };
 }
 
-async function benchRelay(ips: string[]): Promise<PfSenseV2BenchRow> {
+async function benchRelay(ips: string[]): Promise<DeviceBenchRow> {
   const { sim } = simulator('full');
   const config = pfsenseIntegrationSchema.parse({
     id: 'bench',
@@ -103,7 +95,7 @@ async function benchRelay(ips: string[]): Promise<PfSenseV2BenchRow> {
   return { api: API, ips: ips.length, approach: 'relay', addRequests: add.requests, removeRequests: remove.requests, addSimMs: add.simMs, removeSimMs: remove.simMs };
 }
 
-async function benchPerIp(ips: string[]): Promise<PfSenseV2BenchRow> {
+async function benchPerIp(ips: string[]): Promise<DeviceBenchRow> {
   const { sim, id } = simulator('summary');
   const transport = simulatorTransport(sim);
   const add = await measure(sim, async () => {
@@ -132,8 +124,8 @@ async function send(transport: Transport, method: string, path: string, body: un
 }
 
 /** Relay adapter vs per-IP for 20, 1,000 and 10,000 IPs; request counts and virtual times. */
-export async function benchPfSenseV2(): Promise<PfSenseV2BenchRow[]> {
-  const rows: PfSenseV2BenchRow[] = [];
+export async function benchPfSenseV2(): Promise<DeviceBenchRow[]> {
+  const rows: DeviceBenchRow[] = [];
   for (const size of PFSENSE_V2_BENCH_SIZES) {
     const ips = attackers(size);
     rows.push(await benchRelay(ips));

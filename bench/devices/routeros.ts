@@ -21,16 +21,8 @@ import type { BlockEntry, ProviderContext } from '../../lib/providers/types.ts';
 import type { Logger } from '../../lib/log/types.ts';
 import type { Transport } from '../../lib/transport/types.ts';
 import { RouterOsSimulator } from '../../test/simulators/routeros/server.ts';
+import type { DeviceBenchRow } from './types.ts';
 
-export interface RouterOsBenchRow {
-  api: string;
-  ips: number;
-  approach: 'relay' | 'per-ip';
-  addRequests: number;
-  removeRequests: number;
-  addSimMs: number;
-  removeSimMs: number;
-}
 
 const API = 'RouterOS v7 REST';
 const SIZES = [20, 1_000, 10_000] as const;
@@ -78,7 +70,7 @@ function assertEmpty(sim: RouterOsSimulator, label: string): void {
   if (left !== 0) throw new Error(`routeros bench (${label}): ${left} entries left on the list after remove`);
 }
 
-async function relay(ips: string[]): Promise<RouterOsBenchRow> {
+async function relay(ips: string[]): Promise<DeviceBenchRow> {
   const sim = simulator();
   const config = routerosIntegrationSchema.parse({
     id: 'bench-routeros',
@@ -108,7 +100,7 @@ async function relay(ips: string[]): Promise<RouterOsBenchRow> {
 }
 
 /** The per-IP approach, written the obvious way against the same transport. */
-async function perIp(ips: string[]): Promise<RouterOsBenchRow> {
+async function perIp(ips: string[]): Promise<DeviceBenchRow> {
   const sim = simulator();
   const transport = sim.transport();
   const authorization = `Basic ${Buffer.from(`${USER.username}:${USER.password}`).toString('base64')}`;
@@ -155,7 +147,7 @@ function row(
   approach: 'relay' | 'per-ip',
   add: { requests: number; simMs: number },
   remove: { requests: number; simMs: number },
-): RouterOsBenchRow {
+): DeviceBenchRow {
   return {
     api: API,
     ips,
@@ -168,8 +160,8 @@ function row(
 }
 
 /** The relay adapter vs the per-IP approach at 20, 1,000 and 10,000 IPs. */
-export async function benchRouterOs(): Promise<RouterOsBenchRow[]> {
-  const rows: RouterOsBenchRow[] = [];
+export async function benchRouterOs(): Promise<DeviceBenchRow[]> {
+  const rows: DeviceBenchRow[] = [];
   for (const size of SIZES) {
     const ips = addresses(size);
     rows.push(await relay(ips));
