@@ -2,7 +2,6 @@
  * Committing a batch of sends: one transaction, de-duplicated per message.
  * Shared by the queue's own connection and its writer thread.
  */
-import { randomUUID } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { transaction } from '../sqlite/open.ts';
 import type { OutgoingMessage, SendResult } from './types.ts';
@@ -21,7 +20,7 @@ export function prepareSendStatements(db: DatabaseSync): SendStatements {
       INSERT INTO dedup (dedup_id, expires_at) VALUES (?1, ?2)
       ON CONFLICT (dedup_id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?3`),
     insertMessage: db.prepare(`
-      INSERT INTO messages (id, group_id, dedup_id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)`),
+      INSERT INTO messages (group_id, dedup_id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)`),
   };
 }
 
@@ -37,7 +36,7 @@ export function commitSends(
     return batch.map(({ message, now }) => {
       const fresh = Number(sql.claimDedup.run(message.dedupId, now + options.dedupWindowMs, now).changes) > 0;
       if (!fresh) return { duplicate: true };
-      sql.insertMessage.run(randomUUID(), message.groupId, message.dedupId, message.body, now);
+      sql.insertMessage.run(message.groupId, message.dedupId, message.body, now);
       return { duplicate: false };
     });
   });

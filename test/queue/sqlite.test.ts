@@ -6,10 +6,11 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueueUnavailableError } from '../../lib/queue/errors.ts';
-import { MAX_BODY_BYTES, SqliteJobQueue } from '../../lib/queue/sqlite.ts';
+import { MAX_BODY_BYTES, QUEUE_SCHEMA, SqliteJobQueue } from '../../lib/queue/sqlite.ts';
 import type { SqliteJobQueueOptions } from '../../lib/queue/sqlite.ts';
 import type { ReceivedMessage } from '../../lib/queue/types.ts';
-import { DatabaseSchemaError } from '../../lib/sqlite/open.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSchemaError, migrate } from '../../lib/sqlite/open.ts';
 import { SqliteStateStore } from '../../lib/state/sqlite.ts';
 import { jobQueueContract } from '../contract/job-queue.contract.ts';
 
@@ -263,6 +264,93 @@ describe('SqliteJobQueue', () => {
     expect(fourth).toEqual([]);
     expect(await queue.deadLetters(10)).toMatchObject([{ groupId: 'g', dedupId: 'd', body: 'poison', receiveCount: 3 }]);
     expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 1 });
+  });
+
+  it('delivers the next message of a group in the same receive that dead-letters its head', async () => {
+    // Prepare
+    const queue = open({ maxReceives: 1 });
+    await queue.send({ groupId: 'g', dedupId: 'd1', body: 'poison' });
+    await queue.send({ groupId: 'g', dedupId: 'd2', body: 'next' });
+    await queue.send({ groupId: 'h', dedupId: 'd3', body: 'other' });
+    const [poison] = await queue.receive({ max: 1, visibilityMs: 60_000 });
+    await queue.retry(poison!.receipt, 0);
+
+    // Act
+    const received = await queue.receive({ max: 10, visibilityMs: 60_000 });
+
+    // Assess
+    expect(received.map((m) => m.body)).toEqual(['next', 'other']);
+    expect((await queue.deadLetters(10)).map((m) => m.body)).toEqual(['poison']);
+  });
+
+  it('finds the heads behind a long blocked group and keeps that group in order', async () => {
+    // Prepare: 500 messages of one group, its head in flight, then two other groups.
+    const queue = open();
+    for (let n = 0; n < 500; n += 1) await queue.send({ groupId: 'busy', dedupId: `b${n}`, body: `busy-${n}` });
+    await queue.send({ groupId: 'x', dedupId: 'x', body: 'x-0' });
+    await queue.send({ groupId: 'y', dedupId: 'y', body: 'y-0' });
+    const [head] = await queue.receive({ max: 1, visibilityMs: 60_000 });
+
+    // Act
+    const others = await queue.receive({ max: 10, visibilityMs: 60_000 });
+    await queue.ack(head!.receipt);
+    const next = await queue.receive({ max: 10, visibilityMs: 60_000 });
+
+    // Assess
+    expect(head?.body).toBe('busy-0');
+    expect(others.map((m) => m.body)).toEqual(['x-0', 'y-0']);
+    expect(next.map((m) => m.body)).toEqual(['busy-1']);
+  });
+
+  it('ignores an ack or retry with a handle it never issued', async () => {
+    // Prepare
+    const queue = open();
+    await queue.send({ groupId: 'g', dedupId: 'd', body: 'job' });
+    const [delivered] = await queue.receive({ max: 1, visibilityMs: 60_000 });
+    const seq = delivered!.receipt.split('.')[0];
+
+    // Act
+    for (const handle of ['', 'nonsense', `${seq}`, `${seq}.`, `${seq}.forged`, `dead:${seq}`, `-1.x`, `1e3.x`, '99999999999999999999.x']) {
+      await queue.ack(handle);
+      await queue.retry(handle, 0);
+    }
+
+    // Assess
+    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 1, dead: 0 });
+  });
+
+  it('keeps no index on the message table, so a send writes no randomly placed page', async () => {
+    // Prepare
+    await open().close();
+    const db = new DatabaseSync(path);
+
+    // Act
+    const indexes = db.prepare("SELECT name FROM pragma_index_list('messages')").all();
+    db.close();
+
+    // Assess: the rowid (send order) is the only key; heads are found by a scan, acks by seq.
+    expect(indexes).toEqual([]);
+  });
+
+  it('moves messages of a version 1 file to the new table without reusing a message id', async () => {
+    // Prepare: a file at schema version 1, one message queued, the sequence past it (deleted rows).
+    const db = new DatabaseSync(path);
+    migrate(db, { ...QUEUE_SCHEMA, migrations: QUEUE_SCHEMA.migrations.slice(0, 1) });
+    db.exec(`INSERT INTO messages (seq, id, group_id, dedup_id, body, sent_at, visible_at, receive_count, receipt)
+             VALUES (7, 'old-uuid', 'g', 'd-old', 'queued before the upgrade', 1, 1, 1, 'old-receipt')`);
+    db.exec("UPDATE sqlite_sequence SET seq = 40 WHERE name = 'messages'");
+    db.close();
+
+    // Act
+    const queue = open();
+    await queue.send({ groupId: 'h', dedupId: 'd-new', body: 'sent after' });
+    const received = await queue.receive({ max: 10, visibilityMs: 60_000 });
+
+    // Assess
+    expect(received.map((m) => [m.messageId, m.body, m.receiveCount])).toEqual([
+      ['7', 'queued before the upgrade', 2],
+      ['41', 'sent after', 1],
+    ]);
   });
 
   it('accepts a send with a dedupId again once the window has passed', async () => {
