@@ -9,7 +9,8 @@
  *
  * [storage] (diagnostics only): `full` (default: the file <dir>/queue.db with
  * the relay's defaults, WAL + synchronous FULL), `normal` (the same file with
- * synchronous NORMAL), `memory` (an in-memory queue: no disk at all).
+ * synchronous NORMAL), `memory` (an in-memory queue: no disk at all), `none`
+ * (no queue: every send succeeds at once; the ceiling of HTTP + checks).
  *
  * <logger> is `silent` (silentLogger) or `real` (the relay's Powertools JSON
  * logger, one line per request, to stdout). The webhook secret comes from
@@ -41,7 +42,7 @@ import { makeEvent } from './load.ts';
 
 export type ServerMode = 'bare' | 'bare-read' | 'ingest';
 export type LoggerKind = 'silent' | 'real';
-export type Storage = 'full' | 'normal' | 'memory';
+export type Storage = 'full' | 'normal' | 'memory' | 'none';
 export const QUEUE_FILE = 'queue.db';
 
 /** Parent -> child. */
@@ -87,10 +88,13 @@ async function runServer(mode: ServerMode, loggerKind: LoggerKind, dir: string, 
     // By default the real file, WAL + synchronous FULL: the one-box defaults,
     // served exactly as one-box serves it (lib/intake/node-listener.ts).
     queue =
-      storage === 'memory'
-        ? SqliteJobQueue.open(':memory:')
-        : SqliteJobQueue.open(join(dir, QUEUE_FILE), { synchronous: storage === 'normal' ? 'NORMAL' : 'FULL' });
-    const options: IntakeOptions = { secrets: [secret], queue, logger: makeLogger(loggerKind) };
+      storage === 'none'
+        ? undefined
+        : storage === 'memory'
+          ? SqliteJobQueue.open(':memory:')
+          : SqliteJobQueue.open(join(dir, QUEUE_FILE), { synchronous: storage === 'normal' ? 'NORMAL' : 'FULL' });
+    const accepted = { duplicate: false };
+    const options: IntakeOptions = { secrets: [secret], queue: queue ?? { send: async () => accepted }, logger: makeLogger(loggerKind) };
     inner = createNodeListener({ ingest: createIngest(options), app: createIntakeApp(options), maxBodyBytes: maxBodyBytes(options) });
   }
 
@@ -256,9 +260,9 @@ async function runBreakdown(dir: string, secret: string): Promise<void> {
 async function main(): Promise<void> {
   const [modeArg, loggerArg, dirArg, storageArg = 'full'] = process.argv.slice(2);
   const secret = process.env.BENCH_WEBHOOK_SECRET;
-  const storages: readonly string[] = ['full', 'normal', 'memory'];
+  const storages: readonly string[] = ['full', 'normal', 'memory', 'none'];
   if (!secret || !dirArg || (loggerArg !== 'silent' && loggerArg !== 'real') || !storages.includes(storageArg)) {
-    console.error('usage: BENCH_WEBHOOK_SECRET=... node bench/ingest-server.ts bare|bare-read|ingest|breakdown silent|real <dir> [full|normal|memory]');
+    console.error('usage: BENCH_WEBHOOK_SECRET=... node bench/ingest-server.ts bare|bare-read|ingest|breakdown silent|real <dir> [full|normal|memory|none]');
     process.exit(2);
   }
   if (modeArg === 'bare' || modeArg === 'bare-read' || modeArg === 'ingest') await runServer(modeArg, loggerArg, dirArg, storageArg as Storage, secret);

@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       const dir = join(root, name);
       mkdirSync(dir);
       const server = spawn(label, [mode, logger, dir, storage]);
-      return { label, server, stores: mode === 'ingest' && storage !== 'memory', dir, open, all: blank() };
+      return { label, server, stores: mode === 'ingest' && storage !== 'memory' && storage !== 'none', dir, open, all: blank() };
     };
     const targets: Target[] = [
       makeTarget('bare 202 route', 'bare', 'bare', 'silent', 'full', true),
@@ -246,6 +246,7 @@ async function main(): Promise<void> {
       targets.push(
         makeTarget('bare + read body', 'bare-read', 'bare-read', 'silent', 'full', false),
         makeTarget('ingest, in-memory queue', 'ingest-memory', 'ingest', 'silent', 'memory', false),
+        makeTarget('ingest, no queue at all', 'ingest-none', 'ingest', 'silent', 'none', false),
         makeTarget('ingest, sync NORMAL', 'ingest-normal', 'ingest', 'silent', 'normal', false),
       );
     }

@@ -15,8 +15,16 @@ export interface EventJob {
 }
 
 export function encodeJob(event: FlowtriqEvent, receivedAt: number): string {
-  const job: EventJob = { v: JOB_VERSION, receivedAt: new Date(receivedAt).toISOString(), event };
-  return JSON.stringify(job);
+  return encodeJobJson(JSON.stringify(event), receivedAt);
+}
+
+/**
+ * The job for an event given as the JSON text it arrived in (already parsed
+ * and validated by the caller): the text is embedded as is, so the worker
+ * sees exactly what Flowtriq sent and the intake does not serialise it again.
+ */
+export function encodeJobJson(eventJson: string, receivedAt: number): string {
+  return `{"v":${JOB_VERSION},"receivedAt":"${new Date(receivedAt).toISOString()}","event":${eventJson}}`;
 }
 
 export function decodeJob(body: string): EventJob {

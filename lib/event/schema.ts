@@ -100,20 +100,30 @@ function toIssues(error: { issues: readonly { path: readonly PropertyKey[]; mess
   return error.issues.map((issue) => ({ path: formatPath(issue.path) || '(body)', message: issue.message }));
 }
 
-/** Validates a parsed JSON value as a Flowtriq event. */
+/** The schema for each known event type. */
+const schemaFor = (type: unknown) =>
+  type === 'attack_start' || type === 'attack_update'
+    ? attackEventSchema
+    : type === 'attack_end'
+      ? endEventSchema
+      : type === 'test'
+        ? testEventSchema
+        : undefined;
+
+/**
+ * Validates a parsed JSON value as a Flowtriq event. A known `event_type` is
+ * checked by its own schema in one pass (each extends the envelope, so an
+ * envelope problem is still reported first); anything else needs only a valid
+ * envelope.
+ */
 export function parseEvent(value: unknown): ParseResult {
+  const schema = schemaFor(typeof value === 'object' && value !== null ? (value as { event_type?: unknown }).event_type : undefined);
+  if (schema) {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+    return { ok: true, event: parsed.data as FlowtriqEvent, known: true };
+  }
   const envelope = envelopeSchema.safeParse(value);
   if (!envelope.success) return { ok: false, issues: toIssues(envelope.error) };
-  const schema =
-    envelope.data.event_type === 'attack_start' || envelope.data.event_type === 'attack_update'
-      ? attackEventSchema
-      : envelope.data.event_type === 'attack_end'
-        ? endEventSchema
-        : envelope.data.event_type === 'test'
-          ? testEventSchema
-          : undefined;
-  if (!schema) return { ok: true, event: envelope.data as FlowtriqEvent, known: false };
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
-  return { ok: true, event: parsed.data as FlowtriqEvent, known: true };
+  return { ok: true, event: envelope.data as FlowtriqEvent, known: false };
 }

@@ -11,7 +11,7 @@
  *   503 the queue cannot take it (the sender should retry)
  * (405 and 404 are routing, answered by the adapters.)
  */
-import { encodeJob } from '../engine/job.ts';
+import { encodeJobJson } from '../engine/job.ts';
 import { parseEvent } from '../event/schema.ts';
 import type { Logger } from '../log/types.ts';
 import { eventDedupId, eventGroupId } from '../planner/event-key.ts';
@@ -92,9 +92,11 @@ export function createIngest(options: IntakeOptions) {
         throw new HttpError(401, `signature_${verdict}`, message);
       }
     }
+    let text: string;
     let value: unknown;
     try {
-      value = JSON.parse(utf8.decode(request.body));
+      text = utf8.decode(request.body);
+      value = JSON.parse(text);
     } catch {
       throw new HttpError(400, 'malformed_json', 'the body is not valid UTF-8 JSON');
     }
@@ -122,7 +124,7 @@ export function createIngest(options: IntakeOptions) {
       ({ duplicate } = await options.queue.send({
         groupId: eventGroupId(event),
         dedupId: eventDedupId(event),
-        body: encodeJob(event, now()),
+        body: encodeJobJson(text, now()),
       }));
     } catch (error) {
       if (error instanceof MessageTooLargeError) throw new HttpError(413, 'payload_too_large', error.message, { cause: error });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PoisonJobError } from '../../lib/engine/errors.ts';
-import { decodeJob, encodeJob, JOB_VERSION } from '../../lib/engine/job.ts';
+import { decodeJob, encodeJob, encodeJobJson, JOB_VERSION } from '../../lib/engine/job.ts';
 import { fixture } from '../helpers/events.ts';
 
 const RECEIVED_AT = Date.parse('2025-03-10T14:22:01.250Z');
@@ -29,6 +29,20 @@ describe('encodeJob', () => {
     // Assess
     expect(encoded).toEqual({ v: JOB_VERSION, receivedAt: '2025-03-10T14:22:01.250Z', event });
     expect(JOB_VERSION).toBe(1);
+  });
+});
+
+describe('encodeJobJson', () => {
+  it('embeds the event text exactly as it arrived, and decodes like encodeJob', () => {
+    // Prepare: spacing, key order and an unknown nested field as a sender might write them.
+    const text = '{ "timestamp":"2025-03-10T14:22:00Z", "event_type":"attack_end",\n "incident":{"uuid":"inc-1","extra":{"a":[1,2]}} }';
+
+    // Act
+    const encoded = encodeJobJson(text, RECEIVED_AT);
+
+    // Assess
+    expect(encoded).toBe(`{"v":1,"receivedAt":"2025-03-10T14:22:01.250Z","event":${text}}`);
+    expect(decodeJob(encoded)).toEqual(decodeJob(encodeJob(JSON.parse(text), RECEIVED_AT)));
   });
 });
 

@@ -162,6 +162,16 @@ describe('parseEvent: required fields', () => {
     ]);
   });
 
+  it('reports a bad envelope field first, then the rest of the event, in one pass', () => {
+    // Prepare
+    const event = without(attackEvent({ type: 'attack_start', uuid: 'inc-1', at: T0 }), 'node.ip_address') as Record<string, unknown>;
+    event.timestamp = 'yesterday';
+    // Act
+    const paths = issuePaths(parseEvent(event));
+    // Assess
+    expect(paths).toEqual(['timestamp', 'node.ip_address']);
+  });
+
   it('attack_start without an incident or node names both', () => {
     // Prepare
     const event = { event_type: 'attack_start', timestamp: '2025-03-10T14:22:00Z' };

@@ -52,7 +52,7 @@ describe('webhook intake', () => {
     expect(response.status).toBe(202);
     expect(queue.sent).toHaveLength(1);
     expect(queue.sent[0]!.groupId).toBe('d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f70');
-    expect(queue.sent[0]!.dedupId).toMatch(/^[0-9a-f]{64}$/);
+    expect(queue.sent[0]!.dedupId).toMatch(/^[0-9a-z]{9}-[0-9a-f]{64}$/);
     const job = decodeJob(queue.sent[0]!.body);
     expect(job.event.incident?.title).toBe('UDP Flood on web-prod-1');
     expect(job.event.incident?.ai_summary).toContain('UDP flood'); // unknown fields pass through

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import type { FlowtriqEvent } from '../../lib/event/types.ts';
+import { eventDedupId, eventGroupId, eventKey } from '../../lib/planner/event-key.ts';
+import { sqsSafeId } from '../../lib/queue/sqs-ids.ts';
+
+function event(fields: { type?: string; timestamp?: string; uuid?: string } = {}): FlowtriqEvent {
+  return {
+    event_type: fields.type ?? 'attack_start',
+    timestamp: fields.timestamp ?? '2025-03-10T14:22:00Z',
+    incident: { uuid: fields.uuid ?? 'd4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f70' },
+  } as FlowtriqEvent;
+}
+
+describe('eventKey', () => {
+  it('is the incident uuid, event type and timestamp', () => {
+    expect(eventKey(event())).toBe('d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f70|attack_start|2025-03-10T14:22:00Z');
+  });
+});
+
+describe('eventDedupId', () => {
+  it('is the same for a re-delivery and different when type, time or incident differ', () => {
+    // Prepare
+    const base = eventDedupId(event());
+
+    // Act
+    const others = [event({ type: 'attack_end' }), event({ timestamp: '2025-03-10T14:22:01Z' }), event({ uuid: 'other' })].map(eventDedupId);
+
+    // Assess
+    expect(eventDedupId(event())).toBe(base);
+    expect(new Set([base, ...others]).size).toBe(4);
+  });
+
+  it('starts with the event time, so ids sort by when the events happened', () => {
+    // Prepare
+    const times = ['2025-03-10T14:22:00Z', '2025-03-10T14:22:00.001Z', '2025-03-10T15:00:00+01:00', '2031-01-01T00:00:00Z'];
+
+    // Act
+    const ids = times.map((timestamp) => eventDedupId(event({ timestamp })));
+
+    // Assess: 14:00Z (15:00+01:00) sorts before 14:22Z.
+    expect([...ids].sort()).toEqual([ids[2], ids[0], ids[1], ids[3]]);
+    expect(ids[0]).toMatch(/^[0-9a-z]{9}-[0-9a-f]{64}$/);
+  });
+
+  it('is accepted by SQS unchanged', () => {
+    const id = eventDedupId(event());
+    expect(sqsSafeId(id)).toBe(id);
+  });
+});
+
+describe('eventGroupId', () => {
+  it('groups by incident uuid, hashing a uuid SQS would refuse', () => {
+    expect(eventGroupId(event())).toBe('d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f70');
+    expect(eventGroupId(event({ uuid: 'has spaces' }))).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
