@@ -14,7 +14,14 @@ export interface SendThreadData {
   dedupWindowMs: number;
 }
 
-export type SendThreadRequest = { type: 'send'; id: number; message: OutgoingMessage; now: number } | { type: 'close' };
+export interface SendThreadItem {
+  id: number;
+  message: OutgoingMessage;
+  now: number;
+}
+
+/** Sends go in batches: everything sent in one turn of the sending thread, in one message. */
+export type SendThreadRequest = { type: 'send'; items: SendThreadItem[] } | { type: 'close' };
 export type SendThreadReply =
   | { type: 'done'; ids: number[]; duplicates: boolean[] }
   | { type: 'failed'; ids: number[]; message: string }
@@ -25,7 +32,7 @@ const data = workerData as SendThreadData;
 const port = parentPort!;
 const db = openDatabase(data.path, data.synchronous ? { synchronous: data.synchronous } : {});
 const sql = prepareSendStatements(db);
-let pending: { id: number; message: OutgoingMessage; now: number }[] = [];
+let pending: SendThreadItem[] = [];
 let lastSweep = -Infinity;
 
 function flush() {
@@ -52,6 +59,6 @@ port.on('message', (request: SendThreadRequest) => {
     port.close();
     return;
   }
-  pending.push(request);
-  if (pending.length === 1) setImmediate(flush);
+  if (pending.length === 0) setImmediate(flush);
+  for (const item of request.items) pending.push(item);
 });

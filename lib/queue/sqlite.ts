@@ -24,7 +24,7 @@ import type { OpenOptions, Schema } from '../sqlite/open.ts';
 import { MessageTooLargeError, QueueUnavailableError } from './errors.ts';
 import { Worker } from 'node:worker_threads';
 import { commitSends, prepareSendStatements, type SendStatements } from './sqlite-send.ts';
-import type { SendThreadData, SendThreadReply, SendThreadRequest } from './sqlite-send-thread.ts';
+import type { SendThreadData, SendThreadItem, SendThreadReply, SendThreadRequest } from './sqlite-send-thread.ts';
 import type { JobQueue, OutgoingMessage, QueueStats, ReceiveOptions, ReceivedMessage, SendResult } from './types.ts';
 
 /** Largest accepted body in UTF-8 bytes (the SQS limit the AWS deployment is held to). */
@@ -168,6 +168,7 @@ export class SqliteJobQueue implements JobQueue {
   /** Set when sends should go through a writer thread; it starts on the first send. */
   #writerData: SendThreadData | undefined;
   readonly #writerWaiting = new Map<number, { resolve: (result: SendResult) => void; reject: (error: unknown) => void }>();
+  readonly #writerOutbox: SendThreadItem[] = [];
   #nextSendId = 1;
 
   /** Opens (creating and migrating) the queue at `path`, or a private in-memory one for `':memory:'`. */
@@ -215,12 +216,24 @@ export class SqliteJobQueue implements JobQueue {
         this.#writerWaiting.set(id, { resolve, reject });
         // Referenced while a send is outstanding: an awaited send keeps the process alive.
         if (this.#writerWaiting.size === 1) this.#writer.ref();
-        this.#writer.postMessage({ type: 'send', id, message, now } satisfies SendThreadRequest);
+        // Everything sent in this turn goes to the writer in one message.
+        this.#writerOutbox.push({ id, message, now });
+        if (this.#writerOutbox.length === 1) setImmediate(() => this.#postToWriter());
         return;
       }
       this.#pendingSends.push({ message, now, resolve, reject });
       if (this.#pendingSends.length === 1) setImmediate(() => this.#flushSends());
     });
+  }
+
+  #postToWriter(): void {
+    const items = this.#writerOutbox.splice(0);
+    if (items.length === 0) return;
+    if (!this.#writer) {
+      // The writer stopped since these were sent: #writerGone has already failed them.
+      return;
+    }
+    this.#writer.postMessage({ type: 'send', items } satisfies SendThreadRequest);
   }
 
   /** In-process group commit (in-memory queues, or writerThread: false). */
@@ -277,6 +290,7 @@ export class SqliteJobQueue implements JobQueue {
       waiting.reject(new QueueUnavailableError(`job queue writer stopped: ${error instanceof Error ? error.message : String(error)}`));
     }
     this.#writerWaiting.clear();
+    this.#writerOutbox.length = 0;
   }
 
   async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
@@ -331,6 +345,7 @@ export class SqliteJobQueue implements JobQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#flushSends();
+    this.#postToWriter();
     const writer = this.#writer;
     if (writer) {
       // The thread commits what it holds, then exits.
