@@ -146,13 +146,15 @@ export interface ClosedLoopOptions {
   pool: EventPool;
   /** Keep latencies (false for warm-ups). */
   record?: boolean;
+  /** Where recorded latencies go (default: a fresh array), so several runs can be pooled. */
+  latencies?: number[];
 }
 
 /** Closed loop: `connections` keep-alive connections, one request in flight each, for `seconds`. */
 export function closedLoop(options: ClosedLoopOptions): Promise<LoadResult> {
   autocannon ??= createRequire(import.meta.url)('autocannon') as Autocannon;
   const run = autocannon;
-  const latencies: number[] = [];
+  const latencies: number[] = options.latencies ?? [];
   const statuses: Record<string, number> = {};
   let responses = 0;
   let non202 = 0;
