@@ -25,7 +25,7 @@ export interface SignedEvent {
 
 /** Distinct signed events, handed out in order. */
 export class EventPool {
-  readonly #events: SignedEvent[];
+  #events: SignedEvent[];
   readonly #secret: string;
   readonly #wrap: boolean;
   #next = 0;
@@ -41,6 +41,13 @@ export class EventPool {
     this.#secret = secret;
     this.#wrap = wrap;
     this.#events = Array.from({ length: count }, () => makeEvent(secret));
+  }
+
+  /** Signs new events (outside any timed phase) until at least `count` are left unused. */
+  refill(count: number): void {
+    this.#events.splice(0, this.#next);
+    this.#next = 0;
+    while (this.#events.length < count) this.#events.push(makeEvent(this.#secret));
   }
 
   take(): SignedEvent {

@@ -66,12 +66,12 @@ function header(request: IncomingMessage, name: string): string | undefined {
 
 function write(response: ServerResponse, result: IngestResponse, extra: Record<string, string> = {}) {
   const body = JSON.stringify(result.body);
-  response.writeHead(result.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    ...result.headers,
-    ...extra,
-  });
+  // A flat [name, value, ...] list goes to the socket as is (no header object to build).
+  const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))];
+  // (The intake's headers, e.g. retry-after, and the adapter's, e.g. connection, never share a name.)
+  for (const name in result.headers) headers.push(name, result.headers[name]!);
+  for (const name in extra) headers.push(name, extra[name]!);
+  response.writeHead(result.status, headers);
   response.end(body);
 }
 

@@ -1,6 +1,5 @@
 /**
  * Committing a batch of sends: one transaction, de-duplicated per message.
- * Shared by the queue's own connection and its writer thread.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { transaction } from '../sqlite/open.ts';

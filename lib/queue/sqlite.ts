@@ -22,9 +22,7 @@ import { RelayError } from '../errors.ts';
 import { MEMORY, migrate, openDatabase, transaction } from '../sqlite/open.ts';
 import type { OpenOptions, Schema } from '../sqlite/open.ts';
 import { MessageTooLargeError, QueueUnavailableError } from './errors.ts';
-import { Worker } from 'node:worker_threads';
 import { commitSends, prepareSendStatements, type SendStatements } from './sqlite-send.ts';
-import type { SendThreadData, SendThreadItem, SendThreadReply, SendThreadRequest } from './sqlite-send-thread.ts';
 import type { JobQueue, OutgoingMessage, QueueStats, ReceiveOptions, ReceivedMessage, SendResult } from './types.ts';
 
 /** Largest accepted body in UTF-8 bytes (the SQS limit the AWS deployment is held to). */
@@ -44,12 +42,6 @@ export interface SqliteJobQueueOptions extends OpenOptions {
   dedupWindowMs?: number;
   /** Clock for visibility, delays and the dedup window (default Date.now). */
   now?: () => number;
-  /**
-   * Commit sends on a writer thread with its own connection, so fsyncs never
-   * block this thread's event loop (default: on for a file opened with
-   * `open`; an in-memory queue cannot be shared with a thread).
-   */
-  writerThread?: boolean;
   /**
    * How often a long-polling receive re-reads the table (default 25 ms). Sends
    * through the same instance wake it at once; this catches other connections
@@ -164,20 +156,12 @@ export class SqliteJobQueue implements JobQueue {
   #closed = false;
   readonly #pendingSends: { message: OutgoingMessage; now: number; resolve: (result: SendResult) => void; reject: (error: unknown) => void }[] = [];
   readonly #sendSql: SendStatements;
-  #writer: Worker | undefined;
-  /** Set when sends should go through a writer thread; it starts on the first send. */
-  #writerData: SendThreadData | undefined;
-  readonly #writerWaiting = new Map<number, { resolve: (result: SendResult) => void; reject: (error: unknown) => void }>();
-  readonly #writerOutbox: SendThreadItem[] = [];
-  #nextSendId = 1;
 
   /** Opens (creating and migrating) the queue at `path`, or a private in-memory one for `':memory:'`. */
   static open(path: string = MEMORY, options: SqliteJobQueueOptions = {}): SqliteJobQueue {
     const db = openDatabase(path, options);
     try {
-      const queue = new SqliteJobQueue(db, options);
-      if (path !== MEMORY && (options.writerThread ?? true)) queue.#writerData = writerData(path, queue.#dedupWindowMs, options);
-      return queue;
+      return new SqliteJobQueue(db, options);
     } catch (error) {
       db.close();
       throw error;
@@ -203,40 +187,25 @@ export class SqliteJobQueue implements JobQueue {
    * joins one transaction (one fsync), and each promise resolves only after
    * that COMMIT, so a resolved send is on disk. Under load this turns one
    * fsync per webhook into one per batch; alone, a send waits one turn.
+   *
+   * The COMMIT runs on this thread and blocks it for the fsync (0.1-0.4 ms
+   * on the disk measured). A writer thread with its own connection was
+   * measured as the alternative and was slower on 2 cores: handing batches
+   * across threads cost more than the fsync it kept off the event loop
+   * (bench/README.md).
    */
   async send(message: OutgoingMessage): Promise<SendResult> {
     const bytes = Buffer.byteLength(message.body, 'utf8');
     if (bytes > MAX_BODY_BYTES) throw new MessageTooLargeError(bytes, MAX_BODY_BYTES);
     if (this.#closed) throw new QueueUnavailableError('job queue is closed (send)');
     const now = this.#now();
-    if (this.#writerData && !this.#writer) this.#startWriterThread(this.#writerData);
     return new Promise<SendResult>((resolve, reject) => {
-      if (this.#writer) {
-        const id = this.#nextSendId++;
-        this.#writerWaiting.set(id, { resolve, reject });
-        // Referenced while a send is outstanding: an awaited send keeps the process alive.
-        if (this.#writerWaiting.size === 1) this.#writer.ref();
-        // Everything sent in this turn goes to the writer in one message.
-        this.#writerOutbox.push({ id, message, now });
-        if (this.#writerOutbox.length === 1) setImmediate(() => this.#postToWriter());
-        return;
-      }
       this.#pendingSends.push({ message, now, resolve, reject });
       if (this.#pendingSends.length === 1) setImmediate(() => this.#flushSends());
     });
   }
 
-  #postToWriter(): void {
-    const items = this.#writerOutbox.splice(0);
-    if (items.length === 0) return;
-    if (!this.#writer) {
-      // The writer stopped since these were sent: #writerGone has already failed them.
-      return;
-    }
-    this.#writer.postMessage({ type: 'send', items } satisfies SendThreadRequest);
-  }
-
-  /** In-process group commit (in-memory queues, or writerThread: false). */
+  /** Commits every send of this turn in one transaction. */
   #flushSends(): void {
     const batch = this.#pendingSends.splice(0);
     if (batch.length === 0) return;
@@ -253,44 +222,6 @@ export class SqliteJobQueue implements JobQueue {
     }
     batch.forEach((pending, index) => pending.resolve(results[index]!));
     if (results.some((result) => !result.duplicate)) this.#wake();
-  }
-
-  #startWriterThread(data: SendThreadData): void {
-    const writer = new Worker(new URL('./sqlite-send-thread.ts', import.meta.url), {
-      workerData: data,
-      // Flags for the main module (e.g. --input-type of an -e script) do not apply to the thread.
-      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
-    });
-    writer.unref();
-    writer.on('message', (reply: SendThreadReply) => {
-      if (reply.type === 'done') {
-        reply.ids.forEach((id, index) => {
-          this.#writerWaiting.get(id)?.resolve({ duplicate: reply.duplicates[index]! });
-          this.#writerWaiting.delete(id);
-        });
-        if (reply.duplicates.some((duplicate) => !duplicate)) this.#wake();
-      } else if (reply.type === 'failed') {
-        for (const id of reply.ids) {
-          this.#writerWaiting.get(id)?.reject(new QueueUnavailableError(`job queue send failed: ${reply.message}`));
-          this.#writerWaiting.delete(id);
-        }
-      }
-      if (reply.type !== 'closed' && this.#writerWaiting.size === 0) writer.unref();
-    });
-    writer.on('error', (error) => this.#writerGone(error));
-    writer.on('exit', () => this.#writerGone(new Error('the queue writer thread exited')));
-    this.#writer = writer;
-  }
-
-  /** The writer is gone: fail what it held and commit later sends in-process. */
-  #writerGone(error: unknown): void {
-    this.#writer = undefined;
-    this.#writerData = undefined;
-    for (const waiting of this.#writerWaiting.values()) {
-      waiting.reject(new QueueUnavailableError(`job queue writer stopped: ${error instanceof Error ? error.message : String(error)}`));
-    }
-    this.#writerWaiting.clear();
-    this.#writerOutbox.length = 0;
   }
 
   async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
@@ -345,15 +276,6 @@ export class SqliteJobQueue implements JobQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#flushSends();
-    this.#postToWriter();
-    const writer = this.#writer;
-    if (writer) {
-      // The thread commits what it holds, then exits.
-      const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
-      writer.ref();
-      writer.postMessage({ type: 'close' } satisfies SendThreadRequest);
-      await exited;
-    }
     this.#closed = true;
     this.#wake();
     this.#db.close();
@@ -436,10 +358,6 @@ export class SqliteJobQueue implements JobQueue {
       throw new QueueUnavailableError(`job queue ${operation} failed: ${(error as Error).message}`, { cause: error });
     }
   }
-}
-
-function writerData(path: string, dedupWindowMs: number, options: SqliteJobQueueOptions): SendThreadData {
-  return { path, dedupWindowMs, ...(options.synchronous ? { synchronous: options.synchronous } : {}) };
 }
 
 function prepareStatements(db: DatabaseSync) {

@@ -5,6 +5,11 @@ export function hmacSha256Hex(secret: string | Uint8Array, payload: string | Uin
   return createHmac('sha256', secret).update(payload).digest('hex');
 }
 
+/** HMAC-SHA256 of `payload` keyed with `secret`, as 32 bytes. */
+export function hmacSha256(secret: string | Uint8Array, payload: string | Uint8Array): Buffer {
+  return createHmac('sha256', secret).update(payload).digest();
+}
+
 /** Compares two strings in time that depends only on their length. */
 export function constantTimeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a, 'utf8');

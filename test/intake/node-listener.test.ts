@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createIntakeApp } from '../../lib/intake/app.ts';
 import { createIngest, type IntakeOptions } from '../../lib/intake/ingest.ts';
 import { createNodeListener } from '../../lib/intake/node-listener.ts';
+import { QueueUnavailableError } from '../../lib/queue/errors.ts';
 import type { OutgoingMessage } from '../../lib/queue/types.ts';
 import { signFlowtriq } from '../../lib/signature/flowtriq.ts';
 import { fixture, TEST_SECRET } from '../helpers/events.ts';
@@ -18,7 +19,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
 });
 
-async function start() {
+async function start(options_: { queueDown?: boolean } = {}) {
   const sent: OutgoingMessage[] = [];
   const seen = new Set<string>();
   const options: IntakeOptions = {
@@ -26,6 +27,7 @@ async function start() {
     logger: new RecordingLogger(),
     queue: {
       async send(message) {
+        if (options_.queueDown) throw new QueueUnavailableError('disk full');
         if (seen.has(message.dedupId)) return { duplicate: true };
         seen.add(message.dedupId);
         sent.push(message);
@@ -60,6 +62,29 @@ describe('Node listener (one-box adapter)', () => {
     expect(response.status).toBe(202);
     expect(await response.json()).toEqual({ accepted: true });
     expect(sent).toHaveLength(1);
+  });
+
+  it('answers JSON with its exact length', async () => {
+    const { url } = await start();
+    const response = await post(url, freshEvent());
+    const text = await response.text();
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+  });
+
+  it('answers 503 with Retry-After when the queue cannot take the event', async () => {
+    const { url } = await start({ queueDown: true });
+    const response = await post(url, freshEvent());
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(await response.json()).toMatchObject({ error: { code: 'queue_unavailable' } });
+  });
+
+  it('closes the connection after refusing an oversized body unread', async () => {
+    const { url } = await start();
+    const response = await post(url, 'x'.repeat(2_000));
+    expect(response.status).toBe(413);
+    expect(response.headers.get('connection')).toBe('close');
   });
 
   it('answers a re-delivery 202 duplicate without enqueuing again', async () => {
