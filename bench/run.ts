@@ -4,7 +4,7 @@
  * 202 and does nothing else, same machine, same run. See bench/README.md.
  *
  *   npm run bench                 the comparison (~60 s)
- *   npm run bench -- --diagnose   plus closed-loop runs that take parts away (~20 s more)
+ *   npm run bench -- --diagnose   plus closed-loop runs that take parts away (~60 s more)
  *
  * Servers run in child processes (bench/ingest-server.ts); this process is the
  * load generator (bench/load.ts). Prints numbers; exits 0 unless it crashes.
@@ -33,7 +33,7 @@ const WARMUP_S = 1;
  * host) hits all of them alike. Throughput ratios are taken per round, and
  * the median is reported.
  */
-const ROUNDS = 5;
+const ROUNDS = 7;
 const ROUND_S = 2;
 const RATE = 200;
 const OPEN_S = 10;
