@@ -74,6 +74,48 @@ describe('SqliteJobQueue', () => {
     expect(stats.visible).toBe(50);
   });
 
+  it('under load, holds a commit back one turn so the next turn\'s sends join it', async () => {
+    // Prepare: a commit has just ended (a wide window, so a slow test machine still counts as busy).
+    const queue = open({ busyWindowMs: 10_000 });
+    const reader = open();
+    await queue.send({ groupId: 'g0', dedupId: 'd0', body: 'first' });
+    let secondDone = false;
+
+    // Act: one send now, another one turn later.
+    const second = queue.send({ groupId: 'g1', dedupId: 'd1', body: 'second' }).then((result) => {
+      secondDone = true;
+      return result;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const stillWaiting = !secondDone;
+    const visibleMeanwhile = (await reader.stats()).visible;
+    const third = queue.send({ groupId: 'g2', dedupId: 'd2', body: 'third' });
+    await Promise.all([second, third]);
+
+    // Assess: the second was not committed alone; both are on disk when they resolve.
+    expect(stillWaiting).toBe(true);
+    expect(visibleMeanwhile).toBe(1);
+    expect((await reader.stats()).visible).toBe(3);
+  });
+
+  it('commits a send in its own turn when the queue is idle', async () => {
+    // Prepare: the last commit ended well before (default window: 2 ms).
+    const queue = open();
+    await queue.send({ groupId: 'g0', dedupId: 'd0', body: 'earlier' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    let done = false;
+
+    // Act
+    const sent = queue.send({ groupId: 'g1', dedupId: 'd1', body: 'alone' }).then(() => {
+      done = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Assess
+    expect(done).toBe(true);
+    await sent;
+  });
+
   it('keeps the process alive until an awaited send is committed', () => {
     // Prepare: a script whose only pending work is one send.
     const script = `
