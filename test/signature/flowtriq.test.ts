@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FLOWTRIQ_SIGNATURE_HEADER, signFlowtriq, verifyFlowtriq } from '../../lib/signature/flowtriq.ts';
-import { constantTimeEqual, hmacSha256Hex } from '../../lib/signature/hmac.ts';
+import { constantTimeEqual, hmacSha256, hmacSha256Hex } from '../../lib/signature/hmac.ts';
 
 const SECRET = 'whsec_flowtriq_vector_1';
 const BODY = '{"event_type":"test","timestamp":"2025-03-10T14:22:00Z"}';
@@ -17,6 +17,16 @@ function expectedHex(secret: string, body: string | Uint8Array): string {
 }
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+describe('hmacSha256', () => {
+  it('gives the 32 bytes of the fixed openssl vector', () => {
+    // Act
+    const digest = hmacSha256(SECRET, bytes(BODY));
+    // Assess
+    expect(digest).toHaveLength(32);
+    expect(digest.toString('hex')).toBe(OPENSSL_HEX);
+  });
+});
 
 describe('hmacSha256Hex', () => {
   it('matches the HMAC-SHA256 computed by node:crypto for the same key and payload', () => {
