@@ -35,16 +35,7 @@
  * cause (package not installed, wrong URL, redirect).
  */
 import packageJson from '../../package.json' with { type: 'json' };
-import { describeError } from '../errors.ts';
-import {
-  DeviceRelayRefusedError,
-  DeviceRelayUnavailableError,
-  InvalidRequestError,
-  ResponseTooLargeError,
-  TlsVerificationError,
-  TransportConnectionError,
-  TransportTimeoutError,
-} from '../transport/errors.ts';
+import { classifyTransportFailure } from '../transport/errors.ts';
 import type { HttpRequest, HttpResponse, TlsOptions, Transport } from '../transport/types.ts';
 import { ProviderError } from './errors.ts';
 import { V1_RETURN, v1AccessTokenSchema, v1EnvelopeSchema, type V1Envelope } from './pfsense-v1-envelope.ts';
@@ -256,26 +247,9 @@ export class PfSenseV1Client {
   }
 
   #transportFailure(call: V1Call, error: unknown): ProviderError {
-    const prefix = `pfsense ${this.#options.id}: ${call.method} ${call.path}`;
-    const description = error instanceof Error ? error.message : describeError(error);
-    if (error instanceof TlsVerificationError) {
-      return new ProviderError(
-        `${prefix}: ${description}; set options.tls.pinSha256 (or caFile) to the firewall's certificate`,
-        { retryable: false, cause: error },
-      );
-    }
-    if (
-      error instanceof InvalidRequestError ||
-      error instanceof DeviceRelayRefusedError ||
-      error instanceof ResponseTooLargeError
-    ) {
-      return new ProviderError(`${prefix}: ${description}`, { retryable: false, cause: error });
-    }
-    const known =
-      error instanceof TransportTimeoutError ||
-      error instanceof TransportConnectionError ||
-      error instanceof DeviceRelayUnavailableError;
-    return new ProviderError(`${prefix}: ${known ? description : describeError(error)}`, { retryable: true, cause: error });
+    const { kind, retryable, description } = classifyTransportFailure(error);
+    const fix = kind === 'tls' ? "; set options.tls.pinSha256 (or caFile) to the firewall's certificate" : '';
+    return new ProviderError(`pfsense ${this.#options.id}: ${call.method} ${call.path}: ${description}${fix}`, { retryable, cause: error });
   }
 
   #interpret(call: V1Call, response: HttpResponse, credential: Credential): V1Answer {

@@ -20,16 +20,8 @@
  *   relay, oversized response not.
  */
 import packageJson from '../../package.json' with { type: 'json' };
-import { describeError } from '../errors.ts';
 import type { Logger } from '../log/types.ts';
-import {
-  DeviceRelayRefusedError,
-  InvalidRequestError,
-  ResponseTooLargeError,
-  TlsVerificationError,
-  TransportConnectionError,
-  TransportTimeoutError,
-} from '../transport/errors.ts';
+import { classifyTransportFailure } from '../transport/errors.ts';
 import type { HttpResponse, TlsOptions, Transport } from '../transport/types.ts';
 import { ProviderError } from './errors.ts';
 import type { PfSenseV2Credentials } from './pfsense-v2-auth.ts';
@@ -235,20 +227,8 @@ export class PfSenseV2Client {
   }
 
   #transportFailure(method: string, path: string, error: unknown): ProviderError {
-    const description = error instanceof Error ? error.message : describeError(error);
-    const message = `${this.label}: ${method} ${path}: ${description}`;
-    if (error instanceof TransportTimeoutError || error instanceof TransportConnectionError) {
-      return new ProviderError(message, { retryable: true, cause: error });
-    }
-    if (
-      error instanceof TlsVerificationError ||
-      error instanceof InvalidRequestError ||
-      error instanceof DeviceRelayRefusedError ||
-      error instanceof ResponseTooLargeError
-    ) {
-      return new ProviderError(message, { retryable: false, cause: error });
-    }
-    return new ProviderError(`${this.label}: ${method} ${path}: ${describeError(error)}`, { retryable: true, cause: error });
+    const { retryable, description } = classifyTransportFailure(error);
+    return new ProviderError(`${this.label}: ${method} ${path}: ${description}`, { retryable, cause: error });
   }
 }
 

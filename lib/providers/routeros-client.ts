@@ -22,15 +22,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
-import { describeError } from '../errors.ts';
-import {
-  DeviceRelayRefusedError,
-  InvalidRequestError,
-  ResponseTooLargeError,
-  TlsVerificationError,
-  TransportConnectionError,
-  TransportTimeoutError,
-} from '../transport/errors.ts';
+import { classifyTransportFailure } from '../transport/errors.ts';
 import type { HttpResponse, TlsOptions, Transport } from '../transport/types.ts';
 import { RouterOsError, sanitizeRouterOsText } from './routeros-errors.ts';
 import type { AddressFamily } from './routeros-script.ts';
@@ -247,20 +239,10 @@ export class RouterOsClient {
   }
 
   #transportFailure(what: string, error: unknown): RouterOsError {
-    const description = error instanceof Error ? error.message : describeError(error);
+    const { kind, retryable, description } = classifyTransportFailure(error);
     const message = `RouterOS ${this.origin}: ${what} failed: ${sanitizeRouterOsText(description, 300)}`;
-    if (error instanceof TlsVerificationError) return new RouterOsError('tls', message, { retryable: false, cause: error });
-    if (error instanceof InvalidRequestError || error instanceof DeviceRelayRefusedError) {
-      return new RouterOsError('config', message, { retryable: false, cause: error });
-    }
-    if (error instanceof ResponseTooLargeError) {
-      return new RouterOsError('shape', message, { retryable: false, cause: error });
-    }
-    if (error instanceof TransportTimeoutError || error instanceof TransportConnectionError) {
-      return new RouterOsError('transport', message, { retryable: true, cause: error });
-    }
-    // Another Transport's failure (the device relay being unavailable, ...): assume transient.
-    return new RouterOsError('transport', message, { retryable: true, cause: error });
+    const routerOsKind = kind === 'request' ? 'config' : kind === 'too_large' ? 'shape' : kind === 'tls' ? 'tls' : 'transport';
+    return new RouterOsError(routerOsKind, message, { retryable, cause: error });
   }
 }
 

@@ -33,14 +33,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import type { webhookIntegrationSchema } from '../config/schema.ts';
 import { RelayError, describeError } from '../errors.ts';
 import { signRelay } from '../signature/relay.ts';
-import {
-  DeviceRelayRefusedError,
-  InvalidRequestError,
-  ResponseTooLargeError,
-  TlsVerificationError,
-  TransportConnectionError,
-  TransportTimeoutError,
-} from '../transport/errors.ts';
+import { classifyTransportFailure } from '../transport/errors.ts';
 import type { HttpRequest, HttpResponse, Transport } from '../transport/types.ts';
 import { ProviderError } from './errors.ts';
 import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
@@ -291,20 +284,8 @@ export class WebhookProvider implements BlocklistProvider {
 }
 
 function classifyError(error: unknown): AttemptFailure {
-  const description = error instanceof Error ? error.message : describeError(error);
-  if (error instanceof TransportTimeoutError || error instanceof TransportConnectionError) {
-    return { retryable: true, description, cause: error };
-  }
-  if (
-    error instanceof TlsVerificationError ||
-    error instanceof InvalidRequestError ||
-    error instanceof DeviceRelayRefusedError ||
-    error instanceof ResponseTooLargeError
-  ) {
-    return { retryable: false, description, cause: error };
-  }
-  // Unknown failure from some other Transport: assume transient.
-  return { retryable: true, description: describeError(error), cause: error };
+  const { retryable, description } = classifyTransportFailure(error);
+  return { retryable, description, cause: error };
 }
 
 function bodySnippet(body: Uint8Array): string {

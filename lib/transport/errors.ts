@@ -3,7 +3,7 @@
  * origin (scheme, host, port) only: never the path or query (webhook URLs
  * often carry a token in the path), never request bodies or headers.
  */
-import { RelayError } from '../errors.ts';
+import { RelayError, describeError } from '../errors.ts';
 
 /** The whole-request deadline (connect, headers and body) passed. */
 export class TransportTimeoutError extends RelayError {
@@ -80,4 +80,33 @@ export class DeviceRelayUnavailableError extends RelayError {
     super('device_relay_unavailable', `device relay unavailable: ${message}`, { cause: options.cause });
     if (options.status !== undefined) this.status = options.status;
   }
+}
+
+/** How a failed Transport request is to be treated by its caller. */
+export interface TransportFailure {
+  /**
+   * `tls`: the certificate was rejected; `request`: the request is unusable
+   * or was refused by the device relay (configuration); `too_large`: the
+   * response passed its size limit; `transient`: a timeout, a connection
+   * failure, an unavailable device relay, or any other Transport's failure.
+   */
+  kind: 'tls' | 'request' | 'too_large' | 'transient';
+  /** Only transient failures are worth retrying; the others need a configuration change. */
+  retryable: boolean;
+  /** The failure's own message; `Name: message` for an error that is not a Transport failure. */
+  description: string;
+}
+
+/** Classifies any error thrown by `Transport.request` (one rule for every provider). */
+export function classifyTransportFailure(error: unknown): TransportFailure {
+  if (error instanceof TlsVerificationError) return { kind: 'tls', retryable: false, description: error.message };
+  if (error instanceof InvalidRequestError || error instanceof DeviceRelayRefusedError) {
+    return { kind: 'request', retryable: false, description: error.message };
+  }
+  if (error instanceof ResponseTooLargeError) return { kind: 'too_large', retryable: false, description: error.message };
+  if (error instanceof TransportTimeoutError || error instanceof TransportConnectionError || error instanceof DeviceRelayUnavailableError) {
+    return { kind: 'transient', retryable: true, description: error.message };
+  }
+  // Another Transport's failure: assume it is transient.
+  return { kind: 'transient', retryable: true, description: describeError(error) };
 }
