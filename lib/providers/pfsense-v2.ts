@@ -299,18 +299,12 @@ export class PfSenseV2Provider implements BlocklistProvider {
         await this.#react(op, error, { sent: chunk, withApply: last, aliasId: alias?.id }, pending, failures);
         continue;
       }
-      this.#refusedId = undefined;
-      if (last) {
+      if (this.#written(last)) {
         applied = true;
-        this.#applyPending = false;
         break;
       }
     }
-    if (this.#verify) {
-      const check = wanted.filter((ip) => !failures.has(ip));
-      for (const [ip, message] of await this.#verifyLive(op, 'add', check, applied)) failures.set(ip, message);
-    }
-    return failures;
+    return this.#verified(op, 'add', wanted, failures, applied);
   }
 
   async #remove(op: PfSenseV2Op, wanted: string[]): Promise<Failures> {
@@ -345,17 +339,26 @@ export class PfSenseV2Provider implements BlocklistProvider {
         await this.#react(op, error, { sent, withApply: last, aliasId: alias.id }, pending, failures);
         continue;
       }
-      this.#refusedId = undefined;
-      if (last) {
+      if (this.#written(last)) {
         applied = true;
-        this.#applyPending = false;
         break;
       }
     }
-    if (this.#verify) {
-      const check = wanted.filter((ip) => !failures.has(ip));
-      for (const [ip, message] of await this.#verifyLive(op, 'remove', check, applied)) failures.set(ip, message);
-    }
+    return this.#verified(op, 'remove', wanted, failures, applied);
+  }
+
+  /** A write went through. True when it carried the apply (the batch is done). */
+  #written(last: boolean): boolean {
+    this.#refusedId = undefined;
+    if (last) this.#applyPending = false;
+    return last;
+  }
+
+  /** With verification on, checks on the firewall every IP not already failed; a mismatch becomes its failure. */
+  async #verified(op: PfSenseV2Op, direction: 'add' | 'remove', wanted: string[], failures: Failures, applied: boolean): Promise<Failures> {
+    if (!this.#verify) return failures;
+    const check = wanted.filter((ip) => !failures.has(ip));
+    for (const [ip, message] of await this.#verifyLive(op, direction, check, applied)) failures.set(ip, message);
     return failures;
   }
 
