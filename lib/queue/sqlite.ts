@@ -18,8 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { RelayError } from '../errors.ts';
-import { MEMORY, migrate, openDatabase, transaction } from '../sqlite/open.ts';
+import { MEMORY, migrate, openDatabase, runGuarded, transaction } from '../sqlite/open.ts';
 import type { OpenOptions, Schema } from '../sqlite/open.ts';
 import { MessageTooLargeError, QueueUnavailableError } from './errors.ts';
 import { commitSends, prepareSendStatements, type SendStatements } from './sqlite-send.ts';
@@ -382,12 +381,7 @@ export class SqliteJobQueue implements JobQueue {
   /** Runs one synchronous operation, turning database failures into QueueUnavailableError. */
   #run<T>(operation: string, work: () => T): T {
     if (this.#closed) throw new QueueUnavailableError(`job queue is closed (${operation})`);
-    try {
-      return work();
-    } catch (error) {
-      if (error instanceof RelayError || !isDatabaseError(error)) throw error;
-      throw new QueueUnavailableError(`job queue ${operation} failed: ${(error as Error).message}`, { cause: error });
-    }
+    return runGuarded(`job queue ${operation}`, work, (message, options) => new QueueUnavailableError(message, options));
   }
 }
 
@@ -411,10 +405,4 @@ function prepareStatements(db: DatabaseSync) {
     countDead: prepare('SELECT count(*) AS dead FROM dead_letters'),
     listDead: prepare('SELECT * FROM dead_letters ORDER BY died_at, seq LIMIT ?'),
   };
-}
-
-/** Errors raised by node:sqlite itself (SQLITE_BUSY, I/O, closed handle), as opposed to bugs. */
-function isDatabaseError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ERR_SQLITE_ERROR' || code === 'ERR_INVALID_STATE';
 }

@@ -133,3 +133,24 @@ function readPragmaNumber(db: DatabaseSync, pragma: 'application_id' | 'user_ver
   const row = db.prepare(`PRAGMA ${pragma}`).get() as Record<string, unknown> | undefined;
   return Number(row?.[pragma] ?? 0);
 }
+
+/**
+ * Runs one synchronous database operation for a component. A failure of
+ * node:sqlite itself (SQLITE_BUSY, I/O, a closed handle) becomes the
+ * component's "unavailable" error, made by `unavailable`, with the message
+ * "<what> failed: <reason>"; a RelayError or a bug passes through unchanged.
+ */
+export function runGuarded<T>(what: string, work: () => T, unavailable: (message: string, options: { cause: unknown }) => Error): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof RelayError || !isDatabaseError(error)) throw error;
+    throw unavailable(`${what} failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Errors raised by node:sqlite itself (SQLITE_BUSY, I/O, closed handle), as opposed to bugs. */
+function isDatabaseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ERR_SQLITE_ERROR' || code === 'ERR_INVALID_STATE';
+}

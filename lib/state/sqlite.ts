@@ -13,8 +13,7 @@
  * (processed-event markers older than `before` are deleted too, uncounted).
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { RelayError } from '../errors.ts';
-import { MEMORY, migrate, openDatabase, transaction } from '../sqlite/open.ts';
+import { MEMORY, migrate, openDatabase, runGuarded, transaction } from '../sqlite/open.ts';
 import type { OpenOptions, Schema } from '../sqlite/open.ts';
 import { StateUnavailableError } from './errors.ts';
 import type {
@@ -320,12 +319,7 @@ export class SqliteStateStore implements StateStore {
   /** Runs one synchronous operation, turning database failures into StateUnavailableError. */
   #run<T>(operation: string, work: () => T): T {
     if (this.#closed) throw new StateUnavailableError(`state store is closed (${operation})`);
-    try {
-      return work();
-    } catch (error) {
-      if (error instanceof RelayError || !isDatabaseError(error)) throw error;
-      throw new StateUnavailableError(`state store ${operation} failed: ${(error as Error).message}`, { cause: error });
-    }
+    return runGuarded(`state store ${operation}`, work, (message, options) => new StateUnavailableError(message, options));
   }
 }
 
@@ -419,10 +413,4 @@ function toBlock(row: BlockRow): BlockRecord {
 function encodeJson(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   return JSON.stringify(value) ?? null;
-}
-
-/** Errors raised by node:sqlite itself (SQLITE_BUSY, I/O, closed handle), as opposed to bugs. */
-function isDatabaseError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ERR_SQLITE_ERROR' || code === 'ERR_INVALID_STATE';
 }
