@@ -111,7 +111,8 @@ export function createIngest(options: IntakeOptions) {
     if (!parsed.known) {
       return { status: 202, body: { accepted: true, ignored: `unknown event type "${event.event_type}"` }, outcome: 'ignored_unknown_type' };
     }
-    const skewMs = Math.abs(now() - Date.parse(event.timestamp));
+    const eventMs = Date.parse(event.timestamp);
+    const skewMs = Math.abs(now() - eventMs);
     if (skewMs > windowMs && event.event_type !== 'attack_end') {
       throw new HttpError(
         401,
@@ -123,7 +124,7 @@ export function createIngest(options: IntakeOptions) {
     try {
       ({ duplicate } = await options.queue.send({
         groupId: eventGroupId(event),
-        dedupId: eventDedupId(event),
+        dedupId: eventDedupId(event, eventMs),
         body: encodeJobJson(text, now()),
       }));
     } catch (error) {

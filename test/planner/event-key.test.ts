@@ -42,6 +42,18 @@ describe('eventDedupId', () => {
     expect(ids[0]).toMatch(/^[0-9a-z]{9}-[0-9a-f]{64}$/);
   });
 
+  it('given the already parsed event time, is the id it would compute itself', () => {
+    // Prepare
+    const delivered = event({ timestamp: '2025-03-10T15:00:00.250+01:00' });
+
+    // Act
+    const fromParsed = eventDedupId(delivered, Date.parse(delivered.timestamp));
+
+    // Assess
+    expect(fromParsed).toBe(eventDedupId(delivered));
+    expect(eventDedupId(delivered, Date.parse('2025-03-10T14:00:00.251Z'))).not.toBe(fromParsed);
+  });
+
   it('is accepted by SQS unchanged', () => {
     const id = eventDedupId(event());
     expect(sqsSafeId(id)).toBe(id);
