@@ -26,7 +26,7 @@
  */
 import { pfsenseIntegrationSchema } from '../../lib/config/schema.ts';
 import { silentLogger } from '../../lib/log/logger.ts';
-import { PfSenseV1Provider } from '../../lib/providers/pfsense-v1.ts';
+import { PfSenseV1Provider } from '../../lib/providers/pfsense/v1/provider.ts';
 import type { BlockEntry, ProviderContext } from '../../lib/providers/types.ts';
 import type { Transport } from '../../lib/transport/types.ts';
 import { type CostModel, DEFAULT_COST_MODEL } from '../../test/simulators/pfsense-v1/cost-model.ts';

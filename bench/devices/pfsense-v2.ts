@@ -24,7 +24,7 @@
  */
 import { pfsenseIntegrationSchema } from '../../lib/config/schema.ts';
 import type { Logger } from '../../lib/log/types.ts';
-import { PfSenseV2Provider } from '../../lib/providers/pfsense-v2.ts';
+import { PfSenseV2Provider } from '../../lib/providers/pfsense/v2/provider.ts';
 import type { BlockEntry } from '../../lib/providers/types.ts';
 import type { Transport } from '../../lib/transport/types.ts';
 import { type CostModel, PfSenseV2Simulator, simulatorTransport } from '../../test/simulators/pfsense-v2/index.ts';

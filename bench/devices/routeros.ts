@@ -16,7 +16,7 @@
  * Prints nothing; throws if any add or remove did not fully succeed.
  */
 import { routerosIntegrationSchema } from '../../lib/config/schema.ts';
-import { RouterOsProvider } from '../../lib/providers/routeros.ts';
+import { RouterOsProvider } from '../../lib/providers/routeros/provider.ts';
 import type { BlockEntry, ProviderContext } from '../../lib/providers/types.ts';
 import type { Logger } from '../../lib/log/types.ts';
 import type { Transport } from '../../lib/transport/types.ts';

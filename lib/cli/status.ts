@@ -1,7 +1,8 @@
 /** `relay status`: active incidents, blocks per integration, failures, queue. */
 import { blockStatus } from '../planner/plan-reconcile.ts';
 import type { QueueStats } from '../queue/types.ts';
-import type { BlockRecord, IncidentRecord, StateStore } from '../state/types.ts';
+import type { BlockRecord, IncidentRecord } from '../model/types.ts';
+import type { StateStore } from '../state/types.ts';
 
 export interface StatusReport {
   incidents: IncidentRecord[];

@@ -19,7 +19,7 @@ import {
 import { ProviderError } from '../providers/errors.ts';
 import { planDrift } from '../planner/plan-drift.ts';
 import type { BlockEntry, BlocklistProvider, EntryResult, SwitchProvider } from '../providers/types.ts';
-import type { BlockCompletion, BlockRecord } from '../state/types.ts';
+import type { BlockCompletion, BlockRecord } from '../model/types.ts';
 import type { EngineDeps } from './types.ts';
 
 export interface ReconcilerOptions {

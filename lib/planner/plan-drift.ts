@@ -9,7 +9,7 @@
  *   for is stale and is removed. Blocks in flight (device state unknown) and
  *   blocks wanted but not yet confirmed are left to the reconciler.
  */
-import type { BlockCompletion, BlockRecord } from '../state/types.ts';
+import type { BlockCompletion, BlockRecord } from '../model/types.ts';
 import { isWanted } from './plan-reconcile.ts';
 
 export interface DriftPlan {

@@ -9,7 +9,7 @@
  *   ignored, so an end that arrives before its start leaves no block.
  */
 import type { FlowtriqEvent } from '../event/types.ts';
-import { SWITCH_KEY, type HoldIntent, type IncidentRecord } from '../state/types.ts';
+import { SWITCH_KEY, type HoldIntent, type IncidentRecord } from '../model/types.ts';
 import { mismatchReason } from './match.ts';
 import type { ApplyPlan, EventPlan, PlanEventInput } from './types.ts';
 

@@ -5,7 +5,7 @@
  * reconciler compares that with what it last confirmed on the device
  * (`actual`) and acts only on the difference.
  */
-import type { BlockCompletion, BlockRecord } from '../state/types.ts';
+import type { BlockCompletion, BlockRecord } from '../model/types.ts';
 import { retryDelayMs } from './backoff.ts';
 import type { BlockStatus, ReconcilePlan } from './types.ts';
 

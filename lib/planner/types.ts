@@ -3,7 +3,7 @@
  */
 import type { MatchRules } from '../config/schema.ts';
 import type { FlowtriqEvent } from '../event/types.ts';
-import type { BlockCompletion, BlockRecord, HoldIntent, IncidentRecord } from '../state/types.ts';
+import type { BlockCompletion, BlockRecord, HoldIntent, IncidentRecord } from '../model/types.ts';
 
 /** What the planner needs to know about a configured integration. */
 export interface IntegrationView {

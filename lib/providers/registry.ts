@@ -11,14 +11,14 @@ import { resolveRequiredSecret } from '../config/secrets.ts';
 import type { IntegrationConfig } from '../config/schema.ts';
 import type { Logger } from '../log/types.ts';
 import type { Transport } from '../transport/types.ts';
-import { DryRunBlocklistProvider, DryRunSwitchProvider } from './dry-run.ts';
+import { DryRunBlocklistProvider, DryRunSwitchProvider } from './dry-run/provider.ts';
 import type { Provider } from './types.ts';
 import { withAuthCooldown } from './auth-cooldown.ts';
 import { deviceTls } from './device-tls.ts';
-import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense-v1.ts';
-import { PfSenseV2Provider } from './pfsense-v2.ts';
-import { RouterOsProvider } from './routeros.ts';
-import { WebhookProvider, type WebhookProviderDeps } from './webhook.ts';
+import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense/v1/provider.ts';
+import { PfSenseV2Provider } from './pfsense/v2/provider.ts';
+import { RouterOsProvider } from './routeros/provider.ts';
+import { WebhookProvider, type WebhookProviderDeps } from './webhook/provider.ts';
 
 /** What providers are built with. */
 export interface ProviderDeps {

@@ -63,8 +63,8 @@ import type {
   HoldIntent,
   IncidentRecord,
   IncidentStatus,
-  StateStore,
-} from './types.ts';
+} from '../model/types.ts';
+import type { StateStore } from './types.ts';
 import { sdkErrorDetail, unavailableClassifier } from '../aws/sdk-errors.ts';
 
 type Item = Record<string, AttributeValue>;

@@ -27,8 +27,8 @@ import type {
   HoldIntent,
   IncidentRecord,
   IncidentStatus,
-  StateStore,
-} from './types.ts';
+} from '../model/types.ts';
+import type { StateStore } from './types.ts';
 
 /** The state store's database schema (append-only list of migrations). */
 export const STATE_SCHEMA: Schema = {

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { collectStatus, formatStatus, type StatusReport } from '../../lib/cli/status.ts';
 import { SqliteJobQueue } from '../../lib/queue/sqlite.ts';
 import { SqliteStateStore } from '../../lib/state/sqlite.ts';
-import { SWITCH_KEY, type BlockKind, type IncidentRecord, type StateStore } from '../../lib/state/types.ts';
+import { SWITCH_KEY, type BlockKind, type IncidentRecord } from '../../lib/model/types.ts';
+import { type StateStore } from '../../lib/state/types.ts';
 import { ManualClock } from '../helpers/clock.ts';
 import { publicIps } from '../helpers/events.ts';
 

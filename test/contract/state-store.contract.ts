@@ -6,8 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SWITCH_KEY } from '../../lib/state/types.ts';
-import type { BlockCompletion, BlockKey, BlockRecord, HoldIntent, IncidentRecord, StateStore } from '../../lib/state/types.ts';
+import { SWITCH_KEY } from '../../lib/model/types.ts';
+import type { BlockCompletion, BlockKey, BlockRecord, HoldIntent, IncidentRecord } from '../../lib/model/types.ts';
+import type { StateStore } from '../../lib/state/types.ts';
 
 /** What the factory hands to each test; `cleanup` must also close the store. */
 export interface StateStoreHarness {

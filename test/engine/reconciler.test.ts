@@ -4,7 +4,7 @@ import { RETRY_MAX_MS } from '../../lib/planner/backoff.ts';
 import { ProviderError } from '../../lib/providers/errors.ts';
 import type { BlockEntry, EntryResult, ProviderContext } from '../../lib/providers/types.ts';
 import { SqliteStateStore } from '../../lib/state/sqlite.ts';
-import type { HoldIntent } from '../../lib/state/types.ts';
+import type { HoldIntent } from '../../lib/model/types.ts';
 import { ManualClock } from '../helpers/clock.ts';
 import { publicIps } from '../helpers/events.ts';
 import { MemoryBlocklist } from '../helpers/memory-provider.ts';

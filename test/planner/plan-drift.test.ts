@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planDrift } from '../../lib/planner/plan-drift.ts';
-import type { BlockRecord } from '../../lib/state/types.ts';
+import type { BlockRecord } from '../../lib/model/types.ts';
 
 const NOW = 1_000_000;
 

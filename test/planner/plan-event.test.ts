@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planEvent } from '../../lib/planner/plan-event.ts';
 import type { ApplyPlan, IntegrationView } from '../../lib/planner/types.ts';
-import { SWITCH_KEY, type IncidentRecord } from '../../lib/state/types.ts';
+import { SWITCH_KEY, type IncidentRecord } from '../../lib/model/types.ts';
 import { attackEvent, fixture } from '../helpers/events.ts';
 
 const T0 = Date.parse('2025-03-10T14:22:00Z');

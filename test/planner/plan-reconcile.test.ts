@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RETRY_MAX_MS, retryDelayMs } from '../../lib/planner/backoff.ts';
 import { blockStatus, completeAdd, completeRemove, inFlight, isWanted, markInFlight, planReconcile, rebaseFacts } from '../../lib/planner/plan-reconcile.ts';
-import type { BlockRecord } from '../../lib/state/types.ts';
+import type { BlockRecord } from '../../lib/model/types.ts';
 
 const NOW = 1_000_000;
 

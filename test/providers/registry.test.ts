@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { integrationSchema, type IntegrationConfig } from '../../lib/config/schema.ts';
 import { SecretMissingError } from '../../lib/config/secrets.ts';
-import { DryRunBlocklistProvider, DryRunSwitchProvider } from '../../lib/providers/dry-run.ts';
+import { DryRunBlocklistProvider, DryRunSwitchProvider } from '../../lib/providers/dry-run/provider.ts';
 import { createProvider, createProviders } from '../../lib/providers/registry.ts';
-import { CaFileError, WebhookProvider } from '../../lib/providers/webhook.ts';
+import { CaFileError, WebhookProvider } from '../../lib/providers/webhook/provider.ts';
 import type { HttpRequest, HttpResponse, Transport } from '../../lib/transport/types.ts';
 import { RecordingLogger } from '../helpers/recording-logger.ts';
 

@@ -22,7 +22,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { DynamoStateStore, isDynamoUnavailable, itemKeys } from '../../lib/state/dynamodb.ts';
 import { createTable, STATE_TABLE } from '../../lib/state/dynamodb-table.ts';
 import { StateUnavailableError } from '../../lib/state/errors.ts';
-import type { HoldIntent } from '../../lib/state/types.ts';
+import type { HoldIntent } from '../../lib/model/types.ts';
 import { stateStoreContract } from '../contract/state-store.contract.ts';
 import { localClientConfig } from '../helpers/engines.ts';
 

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../lib/sqlite/open.ts';
 import { SqliteStateStore } from '../../lib/state/sqlite.ts';
 import { StateUnavailableError } from '../../lib/state/errors.ts';
-import type { HoldIntent } from '../../lib/state/types.ts';
+import type { HoldIntent } from '../../lib/model/types.ts';
 import { stateStoreContract } from '../contract/state-store.contract.ts';
 
 const MODULE_URL = pathToFileURL(join(import.meta.dirname, '..', '..', 'lib', 'state', 'sqlite.ts')).href;

@@ -55,20 +55,20 @@
  *   failures are retryable.
  */
 import type { z } from 'zod';
-import type { pfsenseIntegrationSchema } from '../config/schema.ts';
-import { resolveRequiredSecret } from '../config/secrets.ts';
-import { describeError } from '../errors.ts';
-import { normalizeAddress } from '../ip/address.ts';
-import type { TlsOptions, Transport } from '../transport/types.ts';
-import { ProviderError } from './errors.ts';
-import { PfSenseV1Client, type PfSenseV1Secrets, type V1Call } from './pfsense-v1-client.ts';
-import { aliasAddresses, aliasRecords, V1_RETURN, type V1Alias } from './pfsense-v1-envelope.ts';
-import { PfSenseV1AliasTypeError, PfSenseV1ApiError, PfSenseV1ConfigError } from './pfsense-v1-errors.ts';
-import { SerialLock } from '../util/serial-lock.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
+import type { pfsenseIntegrationSchema } from '../../../config/schema.ts';
+import { resolveRequiredSecret } from '../../../config/secrets.ts';
+import { describeError } from '../../../errors.ts';
+import { normalizeAddress } from '../../../ip/address.ts';
+import type { TlsOptions, Transport } from '../../../transport/types.ts';
+import { ProviderError } from '../../errors.ts';
+import { PfSenseV1Client, type PfSenseV1Secrets, type V1Call } from './client.ts';
+import { aliasAddresses, aliasRecords, V1_RETURN, type V1Alias } from './envelope.ts';
+import { PfSenseV1AliasTypeError, PfSenseV1ApiError, PfSenseV1ConfigError } from './errors.ts';
+import { SerialLock } from '../../../util/serial-lock.ts';
+import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from '../../types.ts';
 
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
-export type { PfSenseV1Secrets } from './pfsense-v1-client.ts';
+export type { PfSenseV1Secrets } from './client.ts';
 
 /** Description written on an alias the relay creates. */
 export const PFSENSE_V1_ALIAS_DESCRIPTION =

@@ -9,44 +9,44 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pfsenseIntegrationSchema } from '../../lib/config/schema.ts';
-import { SecretMissingError } from '../../lib/config/secrets.ts';
-import { deviceTls } from '../../lib/providers/device-tls.ts';
-import { ProviderError } from '../../lib/providers/errors.ts';
+import { pfsenseIntegrationSchema } from '../../../../lib/config/schema.ts';
+import { SecretMissingError } from '../../../../lib/config/secrets.ts';
+import { deviceTls } from '../../../../lib/providers/device-tls.ts';
+import { ProviderError } from '../../../../lib/providers/errors.ts';
 import {
   PfSenseV1AliasTypeError,
   PfSenseV1AuthError,
   PfSenseV1ConfigError,
-} from '../../lib/providers/pfsense-v1-errors.ts';
+} from '../../../../lib/providers/pfsense/v1/errors.ts';
 import {
   PFSENSE_V1_ALIAS_DESCRIPTION,
   type PfSenseIntegrationConfig,
   PfSenseV1Provider,
   type PfSenseV1Secrets,
   resolvePfSenseV1Secrets,
-} from '../../lib/providers/pfsense-v1.ts';
-import type { BlockEntry, ProviderContext } from '../../lib/providers/types.ts';
-import { SerialLock } from '../../lib/util/serial-lock.ts';
-import { JWT_FALLBACK_LIFETIME_MS, jwtRenewAt } from '../../lib/providers/pfsense-v1-jwt.ts';
-import { createDirectTransport } from '../../lib/transport/node-http.ts';
-import { benchPfSenseV1 } from '../../bench/devices/pfsense-v1.ts';
-import type { TlsOptions } from '../../lib/transport/types.ts';
-import { ManualClock } from '../helpers/clock.ts';
-import { RecordingLogger } from '../helpers/recording-logger.ts';
-import { makeSelfSignedCert, type SelfSignedCert } from '../helpers/tls.ts';
-import type { LoggedRequest } from '../simulators/pfsense-v1/device.ts';
-import { v1Envelope } from '../simulators/pfsense-v1/responses.ts';
+} from '../../../../lib/providers/pfsense/v1/provider.ts';
+import type { BlockEntry, ProviderContext } from '../../../../lib/providers/types.ts';
+import { SerialLock } from '../../../../lib/util/serial-lock.ts';
+import { JWT_FALLBACK_LIFETIME_MS, jwtRenewAt } from '../../../../lib/providers/pfsense/v1/jwt.ts';
+import { createDirectTransport } from '../../../../lib/transport/node-http.ts';
+import { benchPfSenseV1 } from '../../../../bench/devices/pfsense-v1.ts';
+import type { TlsOptions } from '../../../../lib/transport/types.ts';
+import { ManualClock } from '../../../helpers/clock.ts';
+import { RecordingLogger } from '../../../helpers/recording-logger.ts';
+import { makeSelfSignedCert, type SelfSignedCert } from '../../../helpers/tls.ts';
+import type { LoggedRequest } from '../../../simulators/pfsense-v1/device.ts';
+import { v1Envelope } from '../../../simulators/pfsense-v1/responses.ts';
 import {
   loadPfSenseV1OpenApiPaths,
   operationFields,
   PFSENSE_V1_OPENAPI_PATH,
   pfSenseV1OpenApiAvailable,
-} from '../simulators/pfsense-v1/openapi.ts';
+} from '../../../simulators/pfsense-v1/openapi.ts';
 import {
   type PfSenseV1Simulator,
   type PfSenseV1SimulatorOptions,
   startPfSenseV1Simulator,
-} from '../simulators/pfsense-v1/server.ts';
+} from '../../../simulators/pfsense-v1/server.ts';
 
 const ALIAS = 'flowtriq_blocked';
 const ALIAS_PATH = '/api/v1/firewall/alias';

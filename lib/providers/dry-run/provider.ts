@@ -11,7 +11,7 @@ import type {
   ProviderContext,
   SwitchContext,
   SwitchProvider,
-} from './types.ts';
+} from '../types.ts';
 
 const HEALTH: HealthResult = { ok: true, detail: 'dry-run: changes nothing' };
 

@@ -2,25 +2,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pfsenseIntegrationSchema } from '../../lib/config/schema.ts';
-import { deviceTls } from '../../lib/providers/device-tls.ts';
-import { ProviderError } from '../../lib/providers/errors.ts';
-import { type PfSenseIntegrationConfig, PfSenseV2Provider, type PfSenseV2ProviderDeps } from '../../lib/providers/pfsense-v2.ts';
-import type { PfSenseV2Secrets } from '../../lib/providers/pfsense-v2-auth.ts';
-import { PfSenseV2ConfigError } from '../../lib/providers/pfsense-v2-errors.ts';
-import type { BlockEntry, ProviderContext } from '../../lib/providers/types.ts';
-import { createDirectTransport } from '../../lib/transport/node-http.ts';
-import type { HttpRequest, HttpResponse, Transport } from '../../lib/transport/types.ts';
-import { ManualClock } from '../helpers/clock.ts';
-import { RecordingLogger } from '../helpers/recording-logger.ts';
-import { makeSelfSignedCert, type SelfSignedCert } from '../helpers/tls.ts';
+import { pfsenseIntegrationSchema } from '../../../../lib/config/schema.ts';
+import { deviceTls } from '../../../../lib/providers/device-tls.ts';
+import { ProviderError } from '../../../../lib/providers/errors.ts';
+import { type PfSenseIntegrationConfig, PfSenseV2Provider, type PfSenseV2ProviderDeps } from '../../../../lib/providers/pfsense/v2/provider.ts';
+import type { PfSenseV2Secrets } from '../../../../lib/providers/pfsense/v2/auth.ts';
+import { PfSenseV2ConfigError } from '../../../../lib/providers/pfsense/v2/errors.ts';
+import type { BlockEntry, ProviderContext } from '../../../../lib/providers/types.ts';
+import { createDirectTransport } from '../../../../lib/transport/node-http.ts';
+import type { HttpRequest, HttpResponse, Transport } from '../../../../lib/transport/types.ts';
+import { ManualClock } from '../../../helpers/clock.ts';
+import { RecordingLogger } from '../../../helpers/recording-logger.ts';
+import { makeSelfSignedCert, type SelfSignedCert } from '../../../helpers/tls.ts';
 import {
   PfSenseV2Simulator,
   type PfSenseV2SimulatorOptions,
   type RunningPfSenseV2Simulator,
   simulatorTransport,
   startPfSenseV2Simulator,
-} from '../simulators/pfsense-v2/index.ts';
+} from '../../../simulators/pfsense-v2/index.ts';
 
 const ALIAS = 'flowtriq_blocked';
 const ORIGIN = 'https://pfsense.test';

@@ -1,7 +1,7 @@
 /**
  * One HTTP conversation with pfSense-pkg-API (v1): authentication, request
  * encoding, envelope validation and the mapping of answers to errors. The
- * provider (./pfsense-v1.ts) decides what to ask; this file decides how.
+ * provider (./provider.ts) decides what to ask; this file decides how.
  *
  * ## Authentication (System > API > Authentication Mode on the firewall)
  *
@@ -13,7 +13,7 @@
  *
  * JWT: the token comes from `POST /api/v1/access_token` with Basic
  * credentials (`data.token`), is cached, and is renewed a minute before its
- * `exp` (./pfsense-v1-jwt.ts). A 401 to a cached token (revoked, firewall
+ * `exp` (./jwt.ts). A 401 to a cached token (revoked, firewall
  * clock jumped, key rotated) renews it once and repeats the request once; a
  * 401 to a freshly issued token, or to the token request itself, stops.
  *
@@ -31,17 +31,17 @@
  * a JSON body for every method, DELETE included). GETs carry their filter in
  * the query string and no Content-Type, which the package reads as form data
  * and so takes from the query. Every answer must be the v1 envelope
- * (./pfsense-v1-envelope.ts); anything else is reported with the likely
+ * (./envelope.ts); anything else is reported with the likely
  * cause (package not installed, wrong URL, redirect).
  */
-import packageJson from '../../package.json' with { type: 'json' };
-import { classifyTransportFailure } from '../transport/errors.ts';
-import type { HttpRequest, HttpResponse, TlsOptions, Transport } from '../transport/types.ts';
-import { ProviderError } from './errors.ts';
-import { V1_RETURN, v1AccessTokenSchema, v1EnvelopeSchema, type V1Envelope } from './pfsense-v1-envelope.ts';
-import { PfSenseV1ApiError, PfSenseV1AuthError, PfSenseV1ConfigError, PfSenseV1ResponseError } from './pfsense-v1-errors.ts';
-import { isJwtShaped, jwtRenewAt } from './pfsense-v1-jwt.ts';
-import type { ProviderContext } from './types.ts';
+import packageJson from '../../../../package.json' with { type: 'json' };
+import { classifyTransportFailure } from '../../../transport/errors.ts';
+import type { HttpRequest, HttpResponse, TlsOptions, Transport } from '../../../transport/types.ts';
+import { ProviderError } from '../../errors.ts';
+import { V1_RETURN, v1AccessTokenSchema, v1EnvelopeSchema, type V1Envelope } from './envelope.ts';
+import { PfSenseV1ApiError, PfSenseV1AuthError, PfSenseV1ConfigError, PfSenseV1ResponseError } from './errors.ts';
+import { isJwtShaped, jwtRenewAt } from './jwt.ts';
+import type { ProviderContext } from '../../types.ts';
 
 export const PFSENSE_V1_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
 

@@ -3,7 +3,7 @@
  * ProviderError: a misconfigured construction, and a device answer the
  * adapter handles internally before deciding what the batch's outcome is.
  */
-import { RelayError } from '../errors.ts';
+import { RelayError } from '../../../errors.ts';
 
 /** The provider cannot be built from this config (wrong apiVersion, missing secret, unsafe value). Raised at startup. */
 export class PfSenseV2ConfigError extends RelayError {

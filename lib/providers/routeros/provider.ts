@@ -10,7 +10,7 @@
  * RouterOS serves REST requests one at a time, so one PUT per IP is slow.
  * Adds and removes are sent as scripts instead, `POST /rest/execute` with
  * `as-string` (synchronous), at most `options.scriptChunk` addresses and
- * {@link MAX_SCRIPT_BYTES} per script (see ./routeros-script.ts for the exact
+ * {@link MAX_SCRIPT_BYTES} per script (see ./script.ts for the exact
  * lines and how every value is checked before it is written into one).
  *
  * - add: each entry gets `timeout=` from its `expiresAt`, so the router drops
@@ -42,19 +42,19 @@
  * gets its own result.
  */
 import type { z } from 'zod';
-import type { routerosIntegrationSchema } from '../config/schema.ts';
-import { normalizeAddress } from '../ip/address.ts';
-import type { TlsOptions, Transport } from '../transport/types.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
-import { RouterOsClient, type RouterOsEntry } from './routeros-client.ts';
+import type { routerosIntegrationSchema } from '../../config/schema.ts';
+import { normalizeAddress } from '../../ip/address.ts';
+import type { TlsOptions, Transport } from '../../transport/types.ts';
+import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from '../types.ts';
+import { RouterOsClient, type RouterOsEntry } from './client.ts';
 import {
   RouterOsConfigError,
   RouterOsError,
   RouterOsUnsafeValueError,
   isAlreadyHaveSuchEntry,
   scriptUnavailability,
-} from './routeros-errors.ts';
-import { formatRouterOsInterval, parseRouterOsInterval, timeoutSecondsUntil } from './routeros-interval.ts';
+} from './errors.ts';
+import { formatRouterOsInterval, parseRouterOsInterval, timeoutSecondsUntil } from './interval.ts';
 import {
   type AddressFamily,
   COMMENT_RULE,
@@ -67,7 +67,7 @@ import {
   parseScriptOutput,
   scriptLine,
   scriptOf,
-} from './routeros-script.ts';
+} from './script.ts';
 
 export type RouterOsIntegrationConfig = z.infer<typeof routerosIntegrationSchema>;
 

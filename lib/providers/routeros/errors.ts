@@ -5,8 +5,8 @@
  * (detail optional). Device text is untrusted: it is sanitised (printable,
  * one line, bounded) before it appears in any message, log line or result.
  */
-import { RelayError } from '../errors.ts';
-import { ProviderError } from './errors.ts';
+import { RelayError } from '../../errors.ts';
+import { ProviderError } from '../errors.ts';
 
 /**
  * What went wrong with one REST request.

@@ -13,7 +13,7 @@
  * cannot be sent safely in a header fails at startup, and never appear in
  * any message.
  */
-import { PfSenseV2ConfigError } from './pfsense-v2-errors.ts';
+import { PfSenseV2ConfigError } from './errors.ts';
 
 export type PfSenseV2AuthMode = 'basic' | 'jwt' | 'apiKey';
 

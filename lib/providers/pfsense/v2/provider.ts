@@ -60,22 +60,22 @@
  * - **Serialised**: one in-instance lock around every operation, so this
  *   instance never has two requests in flight (the reconciler also holds a
  *   per-integration lease).
- * - **Authentication failures stop the instance** (see pfsense-v2-client.ts).
+ * - **Authentication failures stop the instance** (see client.ts).
  * - Every address passes `normalizeAddress` before it can enter a request;
  *   IPv4 and IPv6 share the alias.
  */
-import type { PfSenseIntegrationConfig } from '../config/schema.ts';
-import { normalizeAddress } from '../ip/address.ts';
-import type { TlsOptions, Transport } from '../transport/types.ts';
-import { ProviderError } from './errors.ts';
-import { PfSenseV2Credentials, type PfSenseV2Secrets } from './pfsense-v2-auth.ts';
-import { PfSenseV2Client, type PfSenseV2Op } from './pfsense-v2-client.ts';
-import { findAlias, type PfSenseAlias, readApplyStatus, readTableEntries } from './pfsense-v2-envelope.ts';
-import { PfSenseV2ApiError, PfSenseV2ConfigError } from './pfsense-v2-errors.ts';
-import { SerialLock } from '../util/serial-lock.ts';
-import { indexAlias, planAdd, planRemove } from './pfsense-v2-plan.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
-import { sleep } from '../util/sleep.ts';
+import type { PfSenseIntegrationConfig } from '../../../config/schema.ts';
+import { normalizeAddress } from '../../../ip/address.ts';
+import type { TlsOptions, Transport } from '../../../transport/types.ts';
+import { ProviderError } from '../../errors.ts';
+import { PfSenseV2Credentials, type PfSenseV2Secrets } from './auth.ts';
+import { PfSenseV2Client, type PfSenseV2Op } from './client.ts';
+import { findAlias, type PfSenseAlias, readApplyStatus, readTableEntries } from './envelope.ts';
+import { PfSenseV2ApiError, PfSenseV2ConfigError } from './errors.ts';
+import { SerialLock } from '../../../util/serial-lock.ts';
+import { indexAlias, planAdd, planRemove } from './plan.ts';
+import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from '../../types.ts';
+import { sleep } from '../../../util/sleep.ts';
 
 export type { PfSenseIntegrationConfig };
 

@@ -3,8 +3,8 @@
  * errors extend ProviderError, so the reconciler treats them like any other
  * provider failure; the subclasses let callers and tests branch on the cause.
  */
-import { RelayError } from '../errors.ts';
-import { ProviderError } from './errors.ts';
+import { RelayError } from '../../../errors.ts';
+import { ProviderError } from '../../errors.ts';
 
 /**
  * The integration cannot be built as given: wrong apiVersion or auth mode, a

@@ -22,10 +22,10 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
-import { classifyTransportFailure } from '../transport/errors.ts';
-import type { HttpResponse, TlsOptions, Transport } from '../transport/types.ts';
-import { RouterOsError, sanitizeRouterOsText } from './routeros-errors.ts';
-import type { AddressFamily } from './routeros-script.ts';
+import { classifyTransportFailure } from '../../transport/errors.ts';
+import type { HttpResponse, TlsOptions, Transport } from '../../transport/types.ts';
+import { RouterOsError, sanitizeRouterOsText } from './errors.ts';
+import type { AddressFamily } from './script.ts';
 
 /** An address-list entry as RouterOS prints it (every value a string). */
 export const routerOsEntrySchema = z.looseObject({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DryRunBlocklistProvider, DryRunSwitchProvider } from '../../lib/providers/dry-run.ts';
-import type { BlockEntry } from '../../lib/providers/types.ts';
-import { RecordingLogger } from '../helpers/recording-logger.ts';
+import { DryRunBlocklistProvider, DryRunSwitchProvider } from '../../../lib/providers/dry-run/provider.ts';
+import type { BlockEntry } from '../../../lib/providers/types.ts';
+import { RecordingLogger } from '../../helpers/recording-logger.ts';
 
 function entry(ip: string): BlockEntry {
   return { ip, expiresAt: Date.parse('2030-01-01T00:00:00Z'), incidents: ['5f0c7a52-0000-4000-8000-000000000001'] };

@@ -19,15 +19,15 @@
  *   retryable; TLS verification, invalid request, refused by the device
  *   relay, oversized response not.
  */
-import packageJson from '../../package.json' with { type: 'json' };
-import type { Logger } from '../log/types.ts';
-import { classifyTransportFailure } from '../transport/errors.ts';
-import type { HttpResponse, TlsOptions, Transport } from '../transport/types.ts';
-import { ProviderError } from './errors.ts';
-import type { PfSenseV2Credentials } from './pfsense-v2-auth.ts';
-import { type PfSenseEnvelope, parseEnvelope, readToken } from './pfsense-v2-envelope.ts';
-import { PfSenseV2ApiError } from './pfsense-v2-errors.ts';
-import { parseRetryAfter } from '../util/retry-after.ts';
+import packageJson from '../../../../package.json' with { type: 'json' };
+import type { Logger } from '../../../log/types.ts';
+import { classifyTransportFailure } from '../../../transport/errors.ts';
+import type { HttpResponse, TlsOptions, Transport } from '../../../transport/types.ts';
+import { ProviderError } from '../../errors.ts';
+import type { PfSenseV2Credentials } from './auth.ts';
+import { type PfSenseEnvelope, parseEnvelope, readToken } from './envelope.ts';
+import { PfSenseV2ApiError } from './errors.ts';
+import { parseRetryAfter } from '../../../util/retry-after.ts';
 
 /** The state of one provider operation (add, remove, list, health). */
 export interface PfSenseV2Op {

@@ -29,16 +29,16 @@
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
-import packageJson from '../../package.json' with { type: 'json' };
-import type { webhookIntegrationSchema } from '../config/schema.ts';
-import { RelayError, describeError } from '../errors.ts';
-import { signRelay } from '../signature/relay.ts';
-import { classifyTransportFailure } from '../transport/errors.ts';
-import type { HttpRequest, HttpResponse, Transport } from '../transport/types.ts';
-import { ProviderError } from './errors.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
-import { sleep } from '../util/sleep.ts';
-import { parseRetryAfter } from '../util/retry-after.ts';
+import packageJson from '../../../package.json' with { type: 'json' };
+import type { webhookIntegrationSchema } from '../../config/schema.ts';
+import { RelayError, describeError } from '../../errors.ts';
+import { signRelay } from '../../signature/relay.ts';
+import { classifyTransportFailure } from '../../transport/errors.ts';
+import type { HttpRequest, HttpResponse, Transport } from '../../transport/types.ts';
+import { ProviderError } from '../errors.ts';
+import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from '../types.ts';
+import { sleep } from '../../util/sleep.ts';
+import { parseRetryAfter } from '../../util/retry-after.ts';
 
 export type WebhookIntegrationConfig = z.infer<typeof webhookIntegrationSchema>;
 
@@ -312,4 +312,4 @@ function readCaFile(path: string, where: string, readFile?: (path: string) => st
   return pem;
 }
 
-export { parseRetryAfter } from '../util/retry-after.ts';
+export { parseRetryAfter } from '../../util/retry-after.ts';

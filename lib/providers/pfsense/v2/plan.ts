@@ -8,7 +8,7 @@
  * `2001:DB8::1`). Entries that are not single IP addresses (FQDNs, nested
  * aliases) are never touched.
  */
-import { normalizeAddress } from '../ip/address.ts';
+import { normalizeAddress } from '../../../ip/address.ts';
 
 /** Canonical address → the spellings of it stored in the alias. */
 export function indexAlias(address: readonly string[]): Map<string, string[]> {

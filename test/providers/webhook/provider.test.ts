@@ -4,21 +4,21 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { webhookIntegrationSchema } from '../../lib/config/schema.ts';
-import { ProviderError } from '../../lib/providers/errors.ts';
-import type { BlockEntry, ProviderContext } from '../../lib/providers/types.ts';
+import { webhookIntegrationSchema } from '../../../lib/config/schema.ts';
+import { ProviderError } from '../../../lib/providers/errors.ts';
+import type { BlockEntry, ProviderContext } from '../../../lib/providers/types.ts';
 import {
   CaFileError,
   parseRetryAfter,
   WEBHOOK_USER_AGENT,
   WebhookProvider,
   type WebhookProviderDeps,
-} from '../../lib/providers/webhook.ts';
-import { verifyRelay } from '../../lib/signature/relay.ts';
-import { createDirectTransport } from '../../lib/transport/node-http.ts';
-import { type LoopbackServer, type RecordedRequest, startLoopbackServer } from '../helpers/loopback-server.ts';
-import { RecordingLogger } from '../helpers/recording-logger.ts';
-import { makeSelfSignedCert, type SelfSignedCert } from '../helpers/tls.ts';
+} from '../../../lib/providers/webhook/provider.ts';
+import { verifyRelay } from '../../../lib/signature/relay.ts';
+import { createDirectTransport } from '../../../lib/transport/node-http.ts';
+import { type LoopbackServer, type RecordedRequest, startLoopbackServer } from '../../helpers/loopback-server.ts';
+import { RecordingLogger } from '../../helpers/recording-logger.ts';
+import { makeSelfSignedCert, type SelfSignedCert } from '../../helpers/tls.ts';
 
 const SECRET = 'test-signing-secret';
 const INCIDENT = '0b8e6f0e-3c1a-4d55-9a77-6f1c2b9d4e01';

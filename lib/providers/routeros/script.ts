@@ -25,7 +25,7 @@
  * the script ran to its end. Output comes back as `{"ret":"ok 0\r\nok 1\r\n…"}`.
  * RouterOS gives an `on-error` block no reason, so `err` carries none.
  */
-import { RouterOsUnsafeValueError } from './routeros-errors.ts';
+import { RouterOsUnsafeValueError } from './errors.ts';
 
 /** Which address-list menu an address belongs to. */
 export type AddressFamily = 4 | 6;

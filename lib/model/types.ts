@@ -1,0 +1,116 @@
+/**
+ * The relay's records: what the pure planner reasons about and what every
+ * state store persists. Storage depends on this model, not the other way
+ * round.
+ *
+ * Model
+ * - An *incident* is one Flowtriq attack (keyed by its uuid).
+ * - A *block* is one thing the relay keeps on one integration: an IP on a
+ *   blocklist integration (`kind: 'ip'`, key = the IP), or the activation of a
+ *   switch integration (`kind: 'switch'`, key = SWITCH_KEY).
+ * - A *holding* links an incident to a block. A block is wanted while it has
+ *   at least one holder and has not expired; an IP shared by two incidents
+ *   stays until the last holder lets go.
+ *
+ * Intent before action: workers only record intents (`hold`, `release`),
+ * which mark the block due (`dueAt = now`). Provider calls are made later by
+ * the reconciler, which holds the integration's lease, reads due blocks,
+ * calls the provider and records the outcome with `complete`, conditional on
+ * the version it read. A crash anywhere leaves a due block behind, never an
+ * untracked one.
+ */
+
+export type IncidentStatus = 'active' | 'ended';
+
+export interface IncidentRecord {
+  uuid: string;
+  id?: number | string;
+  status: IncidentStatus;
+  title?: string;
+  family?: string;
+  severity?: string;
+  node?: { id?: number | string; name?: string; ip?: string };
+  spoofed?: boolean;
+  startedAt?: string;
+  endedAt?: string;
+  /** Epoch ms of the newest event applied; an older event never undoes it. */
+  lastEventAt: number;
+  lastEventType: string;
+  firstSeenAt: number;
+  updatedAt: number;
+}
+
+export type BlockKind = 'ip' | 'switch';
+
+/** The key of a switch integration's single activation block. */
+export const SWITCH_KEY = '@switch';
+
+/** What the relay last confirmed on the device. */
+export type ActualState = 'present' | 'absent' | 'unknown';
+
+export interface BlockKey {
+  integration: string;
+  key: string;
+}
+
+export interface BlockRecord extends BlockKey {
+  kind: BlockKind;
+  /** Incident uuids holding this block (sorted, unique). */
+  holders: string[];
+  actual: ActualState;
+  /** Provider's reference for the entry (e.g. a RouterOS `.id`). */
+  ref?: string;
+  /** Switch kind: the original state saved by activate, restored by deactivate. */
+  snapshot?: unknown;
+  /** Epoch ms when the provider confirmed the add. */
+  addedAt?: number;
+  /** Epoch ms after which the block is removed even if holders remain. */
+  expiresAt: number;
+  /** Epoch ms when the reconciler must look at it next; absent when settled and absent. */
+  dueAt?: number;
+  /** Consecutive failed provider attempts. */
+  attempts: number;
+  lastError?: string;
+  lastAttemptAt?: number;
+  /** Incremented by every write; `complete` is conditional on it. */
+  version: number;
+  updatedAt: number;
+}
+
+export interface HoldIntent extends BlockKey {
+  incident: string;
+  kind: BlockKind;
+  /** New expiry for the block (now + the integration's TTL). */
+  expiresAt: number;
+}
+
+export interface Holding extends BlockKey {
+  incident: string;
+  kind: BlockKind;
+  heldAt: number;
+}
+
+/**
+ * The reconciler's record of one provider outcome (or, before a call, of the
+ * call about to be made: `actual: 'unknown'`). `ref`, `snapshot` and
+ * `addedAt` left undefined are unchanged; null clears them.
+ */
+export interface BlockCompletion extends BlockKey {
+  /** Applied only if the block's version still equals this. */
+  expectVersion: number;
+  actual: ActualState;
+  ref?: string | null;
+  snapshot?: unknown;
+  addedAt?: number | null;
+  /** Next look; null removes the block from the due index. */
+  dueAt: number | null;
+  attempts: number;
+  lastError: string | null;
+  lastAttemptAt: number;
+}
+
+export interface CompleteResult {
+  /** Completions skipped because the block changed since it was read. */
+  conflicts: BlockKey[];
+}
+
