@@ -9,10 +9,13 @@ import { RelayError } from '../errors.ts';
 export class ProviderError extends RelayError {
   readonly retryable: boolean;
   readonly status?: number;
-  constructor(message: string, options: { retryable: boolean; status?: number; cause?: unknown }) {
+  /** The device asked for this long before the next attempt (Retry-After); the reconciler waits at least that. */
+  readonly retryAfterMs?: number;
+  constructor(message: string, options: { retryable: boolean; status?: number; retryAfterMs?: number; cause?: unknown }) {
     super('provider_error', message, { cause: options.cause });
     this.retryable = options.retryable;
     if (options.status !== undefined) this.status = options.status;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -12,7 +12,7 @@
  */
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log/types.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from './types.ts';
+import type { BlockEntry, BlocklistProvider, DeviceEntry, EntryResult, HealthResult, ProviderContext } from './types.ts';
 
 /** May this address be blocked? Same shape as `NeverBlockList.check` (lib/ip/never-block.ts). */
 export type NeverBlockCheck = (ip: string) => { ok: true } | { ok: false; reason: string };
@@ -32,7 +32,7 @@ class GuardedBlocklistProvider implements BlocklistProvider {
   readonly #logger: Logger;
 
   /** Present exactly when the inner provider can list (drift repair checks for it). */
-  readonly list?: (ctx: ProviderContext) => Promise<{ ip: string; ref?: string }[]>;
+  readonly list?: (ctx: ProviderContext) => Promise<DeviceEntry[]>;
 
   constructor(inner: BlocklistProvider, check: NeverBlockCheck, logger: Logger) {
     this.#inner = inner;

@@ -12,6 +12,25 @@
  * integration, and only with addresses that passed the never-block guard.
  * They must be idempotent: adding a present IP or removing an absent one
  * succeeds.
+ *
+ * ## Ownership: recorded, never inferred
+ *
+ * A blocklist provider touches only entries the relay added. Where the
+ * device stores a per-entry description (pfSense `detail`, RouterOS
+ * `comment`), every entry the relay adds carries the relay's mark
+ * (`RELAY_MARK`, see lib/providers/mark.ts); anything else in the list is the
+ * operator's and is never changed or removed.
+ *
+ * - `add`: an address the device already lists under an entry that is not
+ *   the relay's is answered `{ ok: true, foreign: true }`: nothing is added,
+ *   the relay records it as "present, not ours" and never removes it.
+ * - `remove`: is only ever called for blocks the relay added; removes the
+ *   relay's entries for those addresses and nothing else (an operator entry
+ *   for the same address stays). Partial append/remove only: never a
+ *   whole-list replace that could overwrite an edit made meanwhile.
+ * - `list`: every single-address entry, each with `owned` telling whether it
+ *   carries the relay's mark. Drift repair re-adds what is missing and
+ *   removes only owned entries no incident holds.
  */
 import type { Logger } from '../log/types.ts';
 
@@ -28,11 +47,39 @@ export interface BlockEntry {
   expiresAt: number;
   /** Incident uuids holding it, for providers that report context. */
   incidents: string[];
+  /**
+   * A previous call for this entry may have been cut off (a crash, a lost
+   * lease, a timeout, or drift found it missing from the live table): the
+   * device may hold a half-done change. Providers with a separate commit
+   * step (pfSense's filter reload) commit even when nothing is left to write.
+   */
+  resumed?: boolean;
+}
+
+/** One entry of the device's list, as `list` reports it. */
+export interface DeviceEntry {
+  /** Canonical address. */
+  ip: string;
+  ref?: string;
+  /** The entry carries the relay's mark (the relay added it). */
+  owned: boolean;
 }
 
 export type EntryResult =
-  | { ip: string; ok: true; ref?: string }
-  | { ip: string; ok: false; error: string };
+  | {
+      ip: string;
+      ok: true;
+      ref?: string;
+      /** add: the device already lists the address under an entry the relay did not add; nothing was added. */
+      foreign?: true;
+    }
+  | {
+      ip: string;
+      ok: false;
+      error: string;
+      /** The device asked for this long before the next attempt (Retry-After). */
+      retryAfterMs?: number;
+    };
 
 export interface HealthResult {
   ok: boolean;
@@ -51,12 +98,16 @@ export interface BlocklistProvider {
   remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;
   healthCheck(ctx: ProviderContext): Promise<HealthResult>;
   /**
-   * Optional, for drift repair: the addresses currently on the device that
-   * the relay manages (its alias / its tagged list entries), canonical form.
-   * The sweeper re-asserts blocks that vanished (a reboot, a filter reload)
-   * and removes entries the relay no longer holds.
+   * Optional, for drift repair: the single-address entries of the relay's
+   * list (alias, address-list), canonical form, each marked `owned` when it
+   * carries the relay's mark. Where the device enforces from a separate live
+   * table that can be read cheaply (pfSense v2), an entry configured but not
+   * live is left out, so it is re-asserted (with `resumed`, which applies).
+   * The sweeper re-asserts blocks that vanished (a reboot, a flushed table)
+   * and removes owned entries the relay no longer holds; entries not owned
+   * are never touched.
    */
-  list?(ctx: ProviderContext): Promise<{ ip: string; ref?: string }[]>;
+  list?(ctx: ProviderContext): Promise<DeviceEntry[]>;
 }
 
 export interface SwitchContext extends ProviderContext {

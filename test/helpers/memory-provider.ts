@@ -1,6 +1,7 @@
 import type {
   BlockEntry,
   BlocklistProvider,
+  DeviceEntry,
   EntryResult,
   HealthResult,
   ProviderContext,
@@ -58,10 +59,10 @@ export class MemoryBlocklist implements BlocklistProvider {
   /** Everything on the device is the relay's (the test device has no foreign entries). */
   listCalls = 0;
 
-  async list(_ctx: ProviderContext): Promise<{ ip: string; ref?: string }[]> {
+  async list(_ctx: ProviderContext): Promise<DeviceEntry[]> {
     this.listCalls += 1;
     if (this.down) throw this.down;
-    return [...this.device].map((ip) => ({ ip, ref: this.refs.get(ip) ?? '' }));
+    return [...this.device].map((ip) => ({ ip, ref: this.refs.get(ip) ?? '', owned: true }));
   }
 
   addedIps(): string[] {

@@ -188,7 +188,7 @@ describe('guardBlocklist', () => {
 describe('guardBlocklist: listing', () => {
   it('passes list() through when the inner provider can list, and offers none when it cannot', async () => {
     // Prepare
-    const listing = { kind: 'blocklist' as const, id: 'a', type: 't', maxBatch: 10, add: async () => [], remove: async () => [], healthCheck: async () => ({ ok: true, detail: '' }), list: async () => [{ ip: '45.0.0.1' }] };
+    const listing = { kind: 'blocklist' as const, id: 'a', type: 't', maxBatch: 10, add: async () => [], remove: async () => [], healthCheck: async () => ({ ok: true, detail: '' }), list: async () => [{ ip: '45.0.0.1', owned: true }] };
     const { list: _omit, ...plain } = listing;
     const logger = new RecordingLogger();
     const ctx = { signal: new AbortController().signal, logger };
@@ -196,7 +196,7 @@ describe('guardBlocklist: listing', () => {
     const guarded = guardBlocklist(listing, () => ({ ok: true }), logger);
     const guardedPlain = guardBlocklist(plain, () => ({ ok: true }), logger);
     // Assess
-    expect(await guarded.list?.(ctx)).toEqual([{ ip: '45.0.0.1' }]);
+    expect(await guarded.list?.(ctx)).toEqual([{ ip: '45.0.0.1', owned: true }]);
     expect(guardedPlain.list).toBeUndefined();
   });
 });

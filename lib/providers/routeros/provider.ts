@@ -45,7 +45,7 @@ import type { z } from 'zod';
 import type { routerosIntegrationSchema } from '../../config/schema.ts';
 import { normalizeAddress } from '../../ip/address.ts';
 import type { TlsOptions, Transport } from '../../transport/types.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from '../types.ts';
+import type { BlockEntry, BlocklistProvider, DeviceEntry as ProviderDeviceEntry, EntryResult, HealthResult, ProviderContext } from '../types.ts';
 import { RouterOsClient, type RouterOsEntry } from './client.ts';
 import {
   RouterOsConfigError,
@@ -398,15 +398,15 @@ export class RouterOsProvider implements BlocklistProvider {
   }
 
   /** The relay's entries on the router (IPv4 and IPv6 lists), canonical addresses. */
-  async list(ctx: ProviderContext): Promise<{ ip: string; ref?: string }[]> {
+  async list(ctx: ProviderContext): Promise<ProviderDeviceEntry[]> {
     if (this.#configProblem !== undefined) {
       throw new RouterOsError('config', this.#configProblem, { retryable: false });
     }
     const device = await this.#readBack([4, 6], true, ctx);
-    const out: { ip: string; ref?: string }[] = [];
+    const out: ProviderDeviceEntry[] = [];
     for (const [address, entries] of device) {
       const first = entries[0];
-      out.push(first === undefined ? { ip: address } : { ip: address, ref: first.id });
+      out.push(first === undefined ? { ip: address, owned: true } : { ip: address, ref: first.id, owned: true });
     }
     return out;
   }

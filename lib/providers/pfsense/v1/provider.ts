@@ -65,7 +65,7 @@ import { PfSenseV1Client, type PfSenseV1Secrets, type V1Call } from './client.ts
 import { aliasAddresses, aliasRecords, V1_RETURN, type V1Alias } from './envelope.ts';
 import { PfSenseV1AliasTypeError, PfSenseV1ApiError, PfSenseV1ConfigError } from './errors.ts';
 import { SerialLock } from '../../../util/serial-lock.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from '../../types.ts';
+import type { BlockEntry, BlocklistProvider, DeviceEntry, EntryResult, HealthResult, ProviderContext } from '../../types.ts';
 
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
 export type { PfSenseV1Secrets } from './client.ts';
@@ -247,11 +247,11 @@ export class PfSenseV1Provider implements BlocklistProvider {
   }
 
   /** The alias's single-address entries, canonical and de-duplicated; empty when the alias is missing. */
-  async list(ctx: ProviderContext): Promise<{ ip: string }[]> {
+  async list(ctx: ProviderContext): Promise<DeviceEntry[]> {
     return this.#mutex.run(async () => {
       const alias = await this.#readAlias(ctx);
       if (alias === undefined) return [];
-      return [...canonicalSet(alias.entries)].map((ip) => ({ ip }));
+      return [...canonicalSet(alias.entries)].map((ip) => ({ ip, owned: true }));
     }, ctx.signal);
   }
 

@@ -74,7 +74,7 @@ import { findAlias, type PfSenseAlias, readApplyStatus, readTableEntries } from 
 import { PfSenseV2ApiError, PfSenseV2ConfigError } from './errors.ts';
 import { SerialLock } from '../../../util/serial-lock.ts';
 import { indexAlias, planAdd, planRemove } from './plan.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, HealthResult, ProviderContext } from '../../types.ts';
+import type { BlockEntry, BlocklistProvider, DeviceEntry, EntryResult, HealthResult, ProviderContext } from '../../types.ts';
 import { sleep } from '../../../util/sleep.ts';
 
 export type { PfSenseIntegrationConfig };
@@ -201,7 +201,7 @@ export class PfSenseV2Provider implements BlocklistProvider {
    * single IPs are left out). With `verify`, only those also in the live pf
    * table, so a flushed table shows up as drift and gets re-asserted.
    */
-  async list(ctx: ProviderContext): Promise<{ ip: string }[]> {
+  async list(ctx: ProviderContext): Promise<DeviceEntry[]> {
     const op = this.#op(ctx);
     return this.#lock.run(async () => {
       const alias = await this.#resolve(op);
@@ -211,7 +211,7 @@ export class PfSenseV2Provider implements BlocklistProvider {
         const live = await this.#liveTable(op);
         configured = configured.filter((ip) => live?.has(ip) === true);
       }
-      return configured.map((ip) => ({ ip }));
+      return configured.map((ip) => ({ ip, owned: true }));
     }, ctx.signal);
   }
 
