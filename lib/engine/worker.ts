@@ -36,13 +36,13 @@ export type JobOutcome =
   | { outcome: 'tested'; healthy: number; unhealthy: number };
 
 export async function processJob(body: string, deps: WorkerDeps): Promise<JobOutcome> {
-  const { event } = decodeJob(body);
-  return processEvent(event, deps);
+  const { event, delivery } = decodeJob(body);
+  return processEvent(event, deps, delivery);
 }
 
-export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps): Promise<JobOutcome> {
+/** `key` identifies the delivery (the sha256 of its body); the same delivery acts once. */
+export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps, key: string = eventKey(event)): Promise<JobOutcome> {
   const { store, now } = deps;
-  const key = eventKey(event);
   const logger = deps.logger.child({ incident: event.incident?.uuid, eventType: event.event_type });
   if (await store.wasProcessed(key)) {
     logger.info('event already processed; re-delivery acts once', { outcome: 'duplicate' });

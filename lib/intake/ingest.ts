@@ -14,7 +14,7 @@
 import { encodeJobJson } from '../engine/job.ts';
 import { parseEvent } from '../event/schema.ts';
 import type { Logger } from '../log/types.ts';
-import { eventDedupId, eventGroupId } from '../planner/event-key.ts';
+import { deliveryKey, eventDedupId, eventGroupId } from '../planner/event-key.ts';
 import { MessageTooLargeError, QueueUnavailableError } from '../queue/errors.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { verifyFlowtriq } from '../signature/flowtriq.ts';
@@ -120,12 +120,14 @@ export function createIngest(options: IntakeOptions) {
         `timestamp ${event.timestamp} is outside the ${Math.round(windowMs / 1000)} s replay window; check the clocks if this is a live event`,
       );
     }
+    // The same delivery (same body) is enqueued once; any difference makes another event.
+    const delivery = deliveryKey(text);
     let duplicate: boolean | undefined;
     try {
       ({ duplicate } = await options.queue.send({
         groupId: eventGroupId(event),
-        dedupId: eventDedupId(event, eventMs),
-        body: encodeJobJson(text, now()),
+        dedupId: eventDedupId(event, eventMs, delivery),
+        body: encodeJobJson(text, now(), delivery),
       }));
     } catch (error) {
       if (error instanceof MessageTooLargeError) throw new HttpError(413, 'payload_too_large', error.message, { cause: error });

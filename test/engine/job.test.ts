@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PoisonJobError } from '../../lib/engine/errors.ts';
 import { decodeJob, encodeJob, encodeJobJson, JOB_VERSION } from '../../lib/engine/job.ts';
+import { deliveryKey } from '../../lib/planner/event-key.ts';
 import { fixture } from '../helpers/events.ts';
 
 const RECEIVED_AT = Date.parse('2025-03-10T14:22:01.250Z');
@@ -27,7 +28,7 @@ describe('encodeJob', () => {
     // Act
     const encoded = JSON.parse(encodeJob(event, RECEIVED_AT)) as Record<string, unknown>;
     // Assess
-    expect(encoded).toEqual({ v: JOB_VERSION, receivedAt: '2025-03-10T14:22:01.250Z', event });
+    expect(encoded).toEqual({ v: JOB_VERSION, receivedAt: '2025-03-10T14:22:01.250Z', delivery: deliveryKey(JSON.stringify(event)), event });
     expect(JOB_VERSION).toBe(1);
   });
 });
@@ -40,9 +41,17 @@ describe('encodeJobJson', () => {
     // Act
     const encoded = encodeJobJson(text, RECEIVED_AT);
 
-    // Assess
-    expect(encoded).toBe(`{"v":1,"receivedAt":"2025-03-10T14:22:01.250Z","event":${text}}`);
-    expect(decodeJob(encoded)).toEqual(decodeJob(encodeJob(JSON.parse(text), RECEIVED_AT)));
+    // Assess: the delivery key is that of the text as it arrived, not of a re-serialisation.
+    expect(encoded).toBe(`{"v":1,"receivedAt":"2025-03-10T14:22:01.250Z","delivery":"${deliveryKey(text)}","event":${text}}`);
+    const { delivery, ...decoded } = decodeJob(encoded);
+    const { delivery: reserialised, ...again } = decodeJob(encodeJob(JSON.parse(text), RECEIVED_AT));
+    expect(decoded).toEqual(again);
+    expect(delivery).toBe(deliveryKey(text));
+    expect(reserialised).not.toBe(delivery);
+  });
+
+  it('takes a delivery key the caller already computed', () => {
+    expect(decodeJob(encodeJobJson('{"event_type":"test","timestamp":"2025-03-10T14:22:00Z"}', RECEIVED_AT, 'a'.repeat(64))).delivery).toBe('a'.repeat(64));
   });
 });
 
@@ -55,7 +64,7 @@ describe('decodeJob', () => {
       // Act
       const job = decodeJob(encodeJob(event, RECEIVED_AT));
       // Assess
-      expect(job).toEqual({ v: JOB_VERSION, receivedAt: new Date(RECEIVED_AT).toISOString(), event });
+      expect(job).toEqual({ v: JOB_VERSION, receivedAt: new Date(RECEIVED_AT).toISOString(), delivery: deliveryKey(JSON.stringify(event)), event });
     },
   );
 
@@ -65,7 +74,20 @@ describe('decodeJob', () => {
     // Act
     const job = decodeJob(body(encoded));
     // Assess
-    expect(Object.keys(job).sort()).toEqual(['event', 'receivedAt', 'v']);
+    expect(Object.keys(job).sort()).toEqual(['delivery', 'event', 'receivedAt', 'v']);
+  });
+
+  it('gives a job written before delivery keys existed the key of its event JSON', () => {
+    // Prepare
+    const event = fixture('attack_update');
+    // Act
+    const job = decodeJob(body({ v: JOB_VERSION, receivedAt: '2025-03-10T14:22:01Z', event }));
+    // Assess
+    expect(job.delivery).toBe(deliveryKey(JSON.stringify(event)));
+  });
+
+  it('refuses a malformed delivery key as a poison job', () => {
+    expect(() => decodeJob(body({ v: JOB_VERSION, receivedAt: '2025-03-10T14:22:01Z', delivery: 'x', event: fixture('test') }))).toThrow(/delivery key/);
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowtriqEvent } from '../../lib/event/types.ts';
-import { eventDedupId, eventGroupId, eventKey } from '../../lib/planner/event-key.ts';
+import { deliveryKey, eventDedupId, eventGroupId, eventKey } from '../../lib/planner/event-key.ts';
 import { sqsSafeId } from '../../lib/queue/sqs-ids.ts';
 
 function event(fields: { type?: string; timestamp?: string; uuid?: string } = {}): FlowtriqEvent {
@@ -11,9 +11,28 @@ function event(fields: { type?: string; timestamp?: string; uuid?: string } = {}
   } as FlowtriqEvent;
 }
 
+describe('deliveryKey', () => {
+  it('is the sha256 of the body exactly as it arrived', () => {
+    expect(deliveryKey('{"a":1}')).toBe('015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862');
+  });
+
+  it('is the same for a re-delivery of the same body and differs when anything differs', () => {
+    // Prepare: two updates of one incident in the same second, different attackers; and a re-spaced body.
+    const first = JSON.stringify({ ...event({ type: 'attack_update' }), top_src_ips: [{ ip: '45.0.0.1' }] });
+    const second = JSON.stringify({ ...event({ type: 'attack_update' }), top_src_ips: [{ ip: '45.0.0.2' }] });
+
+    // Act
+    const keys = [deliveryKey(first), deliveryKey(second), deliveryKey(`${first} `)];
+
+    // Assess
+    expect(deliveryKey(first)).toBe(keys[0]);
+    expect(new Set(keys).size).toBe(3);
+  });
+});
+
 describe('eventKey', () => {
-  it('is the incident uuid, event type and timestamp', () => {
-    expect(eventKey(event())).toBe('d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f70|attack_start|2025-03-10T14:22:00Z');
+  it('is the delivery key of the event as JSON text (for events known only parsed)', () => {
+    expect(eventKey(event())).toBe(deliveryKey(JSON.stringify(event())));
   });
 });
 
@@ -23,7 +42,7 @@ describe('eventDedupId', () => {
     const base = eventDedupId(event());
 
     // Act
-    const others = [event({ type: 'attack_end' }), event({ timestamp: '2025-03-10T14:22:01Z' }), event({ uuid: 'other' })].map(eventDedupId);
+    const others = [event({ type: 'attack_end' }), event({ timestamp: '2025-03-10T14:22:01Z' }), event({ uuid: 'other' })].map((e) => eventDedupId(e));
 
     // Assess
     expect(eventDedupId(event())).toBe(base);
@@ -52,6 +71,20 @@ describe('eventDedupId', () => {
     // Assess
     expect(fromParsed).toBe(eventDedupId(delivered));
     expect(eventDedupId(delivered, Date.parse('2025-03-10T14:00:00.251Z'))).not.toBe(fromParsed);
+  });
+
+  it('carries the delivery key it is given: two bodies of the same second get two ids', () => {
+    // Prepare
+    const delivered = event({ type: 'attack_update' });
+    const ms = Date.parse(delivered.timestamp);
+
+    // Act
+    const a = eventDedupId(delivered, ms, deliveryKey('{"body":1}'));
+    const b = eventDedupId(delivered, ms, deliveryKey('{"body":2}'));
+
+    // Assess
+    expect(a).not.toBe(b);
+    expect(a.slice(10)).toBe(deliveryKey('{"body":1}'));
   });
 
   it('is accepted by SQS unchanged', () => {
