@@ -60,6 +60,12 @@ export interface BlockRecord extends BlockKey {
   actual: ActualState;
   /** Provider's reference for the entry (e.g. a RouterOS `.id`). */
   ref?: string;
+  /**
+   * The device already listed the address under an entry the relay did not
+   * add (the operator's): "present, not ours". The relay added nothing and
+   * never removes it; letting go of the block only forgets it.
+   */
+  foreign?: boolean;
   /** Switch kind: the original state saved by activate, restored by deactivate. */
   snapshot?: unknown;
   /** Epoch ms when the provider confirmed the add. */
@@ -92,14 +98,16 @@ export interface Holding extends BlockKey {
 
 /**
  * The reconciler's record of one provider outcome (or, before a call, of the
- * call about to be made: `actual: 'unknown'`). `ref`, `snapshot` and
- * `addedAt` left undefined are unchanged; null clears them.
+ * call about to be made: `actual: 'unknown'`). `ref`, `foreign`, `snapshot`
+ * and `addedAt` left undefined are unchanged; null clears them.
  */
 export interface BlockCompletion extends BlockKey {
   /** Applied only if the block's version still equals this. */
   expectVersion: number;
   actual: ActualState;
   ref?: string | null;
+  /** true: present, not ours; null clears it. */
+  foreign?: boolean | null;
   snapshot?: unknown;
   addedAt?: number | null;
   /** Next look; null removes the block from the due index. */

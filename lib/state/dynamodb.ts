@@ -189,6 +189,7 @@ function toBlock(item: Item): BlockRecord {
     updatedAt: a.updatedAt as number,
   };
   if (a.ref !== undefined) block.ref = a.ref as string;
+  if (a.foreign === true) block.foreign = true;
   if (a.snapshot !== undefined) block.snapshot = JSON.parse(a.snapshot as string) as unknown;
   if (a.addedAt !== undefined) block.addedAt = a.addedAt as number;
   if (a.dueAt !== undefined) block.dueAt = a.dueAt as number;
@@ -672,6 +673,7 @@ export class DynamoStateStore implements StateStore {
     assign('updatedAt', now);
     assign('lastError', c.lastError);
     if (c.ref !== undefined) assign('ref', c.ref);
+    if (c.foreign !== undefined) assign('foreign', c.foreign ? true : null);
     if (c.snapshot !== undefined) assign('snapshot', c.snapshot === null ? null : JSON.stringify(c.snapshot));
     if (c.addedAt !== undefined) assign('addedAt', c.addedAt);
     assign('dueAt', c.dueAt);
@@ -828,6 +830,16 @@ export class DynamoStateStore implements StateStore {
       if (error instanceof ConditionalCheckFailedException) return;
       throw toStateError('releaseLease', error);
     }
+  }
+
+  async getLease(name: string): Promise<{ owner: string; expiresAt: number } | undefined> {
+    this.#open('getLease');
+    const out = await this.#send('getLease', () =>
+      this.#client.send(new GetItemCommand({ TableName: this.#table, Key: marshall(itemKeys.lease(name)), ConsistentRead: true })),
+    );
+    if (out.Item === undefined) return undefined;
+    const item = unmarshall(out.Item);
+    return { owner: String(item.owner), expiresAt: Number(item.expiresAt) };
   }
 
   // ---------------------------------------------------------------- processed events

@@ -88,6 +88,8 @@ export const STATE_SCHEMA: Schema = {
     ) WITHOUT ROWID;
     CREATE INDEX processed_events_by_time ON processed_events (processed_at);
     `,
+    // 2: "present, not ours" — an address the operator already listed (BlockRecord.foreign).
+    `ALTER TABLE blocks ADD COLUMN foreign_entry INTEGER;`,
   ],
 };
 
@@ -97,6 +99,7 @@ interface BlockRow {
   kind: string;
   actual: string;
   ref: string | null;
+  foreign_entry: number | null;
   snapshot: string | null;
   added_at: number | null;
   expires_at: number;
@@ -266,6 +269,8 @@ export class SqliteStateStore implements StateStore {
             actual: done.actual,
             setRef: done.ref === undefined ? 0 : 1,
             ref: done.ref ?? null,
+            setForeign: done.foreign === undefined ? 0 : 1,
+            foreign: done.foreign ? 1 : null,
             setSnapshot: done.snapshot === undefined ? 0 : 1,
             snapshot: encodeJson(done.snapshot),
             setAddedAt: done.addedAt === undefined ? 0 : 1,
@@ -300,6 +305,13 @@ export class SqliteStateStore implements StateStore {
 
   async releaseLease(name: string, owner: string): Promise<void> {
     this.#run('releaseLease', () => this.#sql.releaseLease.run(name, owner));
+  }
+
+  async getLease(name: string): Promise<{ owner: string; expiresAt: number } | undefined> {
+    return this.#run('getLease', () => {
+      const row = this.#sql.getLease.get(name) as { owner: string; expires_at: number } | undefined;
+      return row === undefined ? undefined : { owner: row.owner, expiresAt: row.expires_at };
+    });
   }
 
   async wasProcessed(eventKey: string): Promise<boolean> {
@@ -365,6 +377,7 @@ function prepareStatements(db: DatabaseSync) {
       UPDATE blocks SET
         actual = :actual,
         ref = CASE WHEN :setRef THEN :ref ELSE ref END,
+        foreign_entry = CASE WHEN :setForeign THEN :foreign ELSE foreign_entry END,
         snapshot = CASE WHEN :setSnapshot THEN :snapshot ELSE snapshot END,
         added_at = CASE WHEN :setAddedAt THEN :addedAt ELSE added_at END,
         due_at = :dueAt, attempts = :attempts, last_error = :lastError, last_attempt_at = :lastAttemptAt,
@@ -381,6 +394,7 @@ function prepareStatements(db: DatabaseSync) {
       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
       WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4`),
     releaseLease: prepare('DELETE FROM leases WHERE name = ? AND owner = ?'),
+    getLease: prepare('SELECT owner, expires_at FROM leases WHERE name = ?'),
 
     wasProcessed: prepare('SELECT 1 AS hit FROM processed_events WHERE event_key = ?'),
     markProcessed: prepare('INSERT INTO processed_events (event_key, processed_at) VALUES (?, ?) ON CONFLICT DO NOTHING'),
@@ -401,6 +415,7 @@ function toBlock(row: BlockRow): BlockRecord {
     updatedAt: row.updated_at,
   };
   if (row.ref !== null) block.ref = row.ref;
+  if (row.foreign_entry) block.foreign = true;
   if (row.snapshot !== null) block.snapshot = JSON.parse(row.snapshot);
   if (row.added_at !== null) block.addedAt = row.added_at;
   if (row.due_at !== null) block.dueAt = row.due_at;

@@ -51,6 +51,8 @@ export interface StateStore {
   /** A time-bounded exclusive lease (the reconciler's per-integration lock). */
   acquireLease(name: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  /** Who holds the lease and until when (expired leases included), or undefined when none is recorded. */
+  getLease(name: string): Promise<{ owner: string; expiresAt: number } | undefined>;
 
   /** Worker-side de-duplication of processed events. */
   wasProcessed(eventKey: string): Promise<boolean>;

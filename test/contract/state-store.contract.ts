@@ -650,6 +650,28 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
         }
       });
 
+      it('records "present, not ours", keeps it when left out and clears it with null', async () => {
+        // Prepare
+        const integration = uid('fw');
+        const ip = '45.0.0.9';
+        await store.hold([intent(uid('inc'), integration, ip)], T0);
+        const read = await block(integration, ip);
+
+        // Act
+        await store.complete([completion(read, { actual: 'present', foreign: true, lastAttemptAt: T0 + 1 })], T0 + 1);
+        const foreign = await block(integration, ip);
+        await store.complete([completion(foreign, { actual: 'present', dueAt: T0 + HOUR, lastAttemptAt: T0 + 2 })], T0 + 2);
+        const kept = await block(integration, ip);
+        await store.complete([completion(kept, { actual: 'absent', foreign: null, dueAt: null, lastAttemptAt: T0 + 3 })], T0 + 3);
+        const cleared = await block(integration, ip);
+
+        // Assess
+        expect(foreign.foreign).toBe(true);
+        expect(kept.foreign).toBe(true);
+        expect(cleared.foreign ?? undefined).toBeUndefined();
+        expect(read.foreign ?? undefined).toBeUndefined();
+      });
+
       it('round-trips a nested JSON snapshot', async () => {
         // Prepare
         const integration = uid('switch');
@@ -774,6 +796,23 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
         // Assess
         expect(afterWrongRelease).toBe(false);
         expect(afterRelease).toBe(true);
+      });
+
+      it('tells who holds a lease and until when, and nothing for an unknown one', async () => {
+        // Prepare
+        const lease = uid('lease');
+        await store.acquireLease(lease, 'one-box:host:123:ab', T0, 10_000);
+
+        // Act
+        const held = await store.getLease(lease);
+        const unknown = await store.getLease(uid('lease'));
+        await store.releaseLease(lease, 'one-box:host:123:ab');
+        const released = await store.getLease(lease);
+
+        // Assess
+        expect(held).toEqual({ owner: 'one-box:host:123:ab', expiresAt: T0 + 10_000 });
+        expect(unknown).toBeUndefined();
+        expect(released).toBeUndefined();
       });
 
       it('keeps leases of different names independent', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../lib/sqlite/open.ts';
-import { SqliteStateStore } from '../../lib/state/sqlite.ts';
+import { SqliteStateStore, STATE_SCHEMA } from '../../lib/state/sqlite.ts';
 import { StateUnavailableError } from '../../lib/state/errors.ts';
 import type { HoldIntent } from '../../lib/model/types.ts';
 import { stateStoreContract } from '../contract/state-store.contract.ts';
@@ -140,11 +140,33 @@ describe('SqliteStateStore', () => {
     // Assess
     const db = openDatabase(path);
     try {
-      expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 1 });
+      expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: STATE_SCHEMA.migrations.length });
       expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
     } finally {
       db.close();
     }
+  });
+
+  it('upgrades a file of the first schema: its blocks read back, not foreign, and can be marked foreign', async () => {
+    // Prepare: a state file written by the first schema, with one present block.
+    const db = openDatabase(path);
+    db.exec(STATE_SCHEMA.migrations[0]!);
+    db.exec(`PRAGMA application_id = ${STATE_SCHEMA.applicationId}; PRAGMA user_version = 1;`);
+    db.prepare(`INSERT INTO blocks (integration, key, kind, actual, expires_at, attempts, version, updated_at)
+      VALUES ('fw', '45.0.0.1', 'ip', 'present', 9999999999999, 0, 3, 1)`).run();
+    db.close();
+
+    // Act
+    const store = SqliteStateStore.open(path);
+    const [before] = await store.getBlocks([{ integration: 'fw', key: '45.0.0.1' }]);
+    await store.complete([{ integration: 'fw', key: '45.0.0.1', expectVersion: 3, actual: 'present', foreign: true, dueAt: null, attempts: 0, lastError: null, lastAttemptAt: 2 }], 2);
+    const [after] = await store.getBlocks([{ integration: 'fw', key: '45.0.0.1' }]);
+    await store.close();
+
+    // Assess
+    expect(before).toMatchObject({ actual: 'present', version: 3 });
+    expect(before?.foreign).toBeUndefined();
+    expect(after?.foreign).toBe(true);
   });
 
   it('works in memory', async () => {
