@@ -150,7 +150,7 @@ describe('SqliteStateStore', () => {
   it('upgrades a file of the first schema: its blocks read back, not foreign, and can be marked foreign', async () => {
     // Prepare: a state file written by the first schema, with one present block.
     const db = openDatabase(path);
-    db.exec(STATE_SCHEMA.migrations[0]!);
+    db.exec(STATE_SCHEMA.migrations[0] as string);
     db.exec(`PRAGMA application_id = ${STATE_SCHEMA.applicationId}; PRAGMA user_version = 1;`);
     db.prepare(`INSERT INTO blocks (integration, key, kind, actual, expires_at, attempts, version, updated_at)
       VALUES ('fw', '45.0.0.1', 'ip', 'present', 9999999999999, 0, 3, 1)`).run();
