@@ -1,13 +1,19 @@
 /**
  * Device list vs recorded state → repairs. Pure.
  *
- * - A block the relay believes is on the device, still wanted, but missing
- *   from the device's list (a reboot drops RouterOS entries that carry a
- *   timeout; a filter reload can flush runtime tables) is re-asserted: its
- *   device state becomes unknown and it is due now.
- * - An entry on the device that the relay manages but holds no wanted block
- *   for is stale and is removed. Blocks in flight (device state unknown) and
- *   blocks wanted but not yet confirmed are left to the reconciler.
+ * The device's list holds the relay's entries (`owned`: they carry its
+ * mark) and the operator's (everything else). Ownership is recorded, never
+ * inferred: the operator's entries are never removed, whatever state says.
+ *
+ * - A block the relay believes is on the device, still wanted, but with no
+ *   entry at all for its address (a reboot drops RouterOS entries that carry
+ *   a timeout; a flushed pf table; an operator deleted the entry it had) is
+ *   re-asserted: its device state becomes unknown and it is due now.
+ * - An owned entry that no wanted block accounts for is stale and is
+ *   removed, unless the operator also lists that address (removing by
+ *   address would take theirs too; the operator wants it blocked anyway).
+ *   Blocks in flight (device state unknown) and blocks wanted but not yet
+ *   confirmed are left to the reconciler.
  */
 import type { BlockCompletion, BlockRecord } from '../model/types.ts';
 import { isWanted } from './plan-reconcile.ts';
@@ -19,19 +25,21 @@ export interface DriftPlan {
 
 export function planDrift(
   blocks: readonly BlockRecord[],
-  device: readonly { ip: string; ref?: string }[],
+  device: readonly { ip: string; ref?: string; owned: boolean }[],
   now: number,
 ): DriftPlan {
-  const onDevice = new Map(device.map((entry) => [entry.ip, entry]));
+  const listed = new Set(device.map((entry) => entry.ip));
+  const operators = new Set(device.filter((entry) => !entry.owned).map((entry) => entry.ip));
   const byKey = new Map(blocks.filter((block) => block.kind === 'ip').map((block) => [block.key, block]));
   const reassert: BlockCompletion[] = [];
   for (const block of byKey.values()) {
-    if (block.actual === 'present' && isWanted(block, now) && !onDevice.has(block.key)) {
+    if (block.actual === 'present' && isWanted(block, now) && !listed.has(block.key)) {
       reassert.push({
         integration: block.integration,
         key: block.key,
         expectVersion: block.version,
         actual: 'unknown',
+        foreign: null,
         dueAt: now,
         attempts: block.attempts,
         lastError: 'missing from the device (drift); re-asserting',
@@ -39,10 +47,12 @@ export function planDrift(
       });
     }
   }
-  const removeStale = device.filter((entry) => {
+  const stale = new Map<string, { ip: string; ref?: string }>();
+  for (const entry of device) {
+    if (!entry.owned || operators.has(entry.ip) || stale.has(entry.ip)) continue;
     const block = byKey.get(entry.ip);
-    if (!block) return true;
-    return !isWanted(block, now) && block.actual === 'absent';
-  });
-  return { reassert, removeStale };
+    if (block && !(!isWanted(block, now) && block.actual === 'absent')) continue;
+    stale.set(entry.ip, entry.ref === undefined ? { ip: entry.ip } : { ip: entry.ip, ref: entry.ref });
+  }
+  return { reassert, removeStale: [...stale.values()] };
 }

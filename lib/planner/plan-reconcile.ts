@@ -4,6 +4,10 @@
  * A block is wanted while it has a holder and has not expired. The
  * reconciler compares that with what it last confirmed on the device
  * (`actual`) and acts only on the difference.
+ *
+ * A block recorded "present, not ours" (`foreign`: the operator listed the
+ * address before the relay came) is never removed from the device: when
+ * nobody wants it any more, the relay only forgets it.
  */
 import type { BlockCompletion, BlockRecord } from '../model/types.ts';
 import { retryDelayMs } from './backoff.ts';
@@ -19,6 +23,8 @@ export function planReconcile(blocks: readonly BlockRecord[], now: number): Reco
     const wanted = isWanted(block, now);
     if (wanted && block.actual === 'present') {
       plan.settle.push(settled(block, now, block.expiresAt));
+    } else if (!wanted && block.actual === 'present' && block.foreign) {
+      plan.settle.push(forgotten(block, now));
     } else if (!wanted && block.actual === 'absent') {
       plan.settle.push(settled(block, now, null));
     } else if (wanted) {
@@ -43,9 +49,26 @@ function settled(block: BlockRecord, now: number, dueAt: number | null): BlockCo
   };
 }
 
+/** A foreign block nobody wants: the relay forgets it and leaves the operator's entry where it is. */
+function forgotten(block: BlockRecord, now: number): BlockCompletion {
+  return {
+    integration: block.integration,
+    key: block.key,
+    expectVersion: block.version,
+    actual: 'absent',
+    ref: null,
+    foreign: null,
+    addedAt: null,
+    dueAt: null,
+    attempts: 0,
+    lastError: null,
+    lastAttemptAt: now,
+  };
+}
+
 export type OpOutcome =
-  | { ok: true; ref?: string }
-  | { ok: false; error: string; retryable: boolean };
+  | { ok: true; ref?: string; /** present, not ours: nothing was added */ foreign?: true }
+  | { ok: false; error: string; retryable: boolean; /** the device asked for this long (Retry-After) */ retryAfterMs?: number };
 
 /**
  * Write-ahead for a device call: the block's device state becomes unknown
@@ -90,6 +113,7 @@ export function completeAdd(block: BlockRecord, outcome: OpOutcome, now: number)
     expectVersion: block.version,
     actual: 'present',
     ref: outcome.ref ?? block.ref ?? null,
+    foreign: outcome.foreign ? true : null,
     addedAt: block.addedAt ?? now,
     dueAt: block.expiresAt,
     attempts: 0,
@@ -108,6 +132,7 @@ export function completeRemove(block: BlockRecord, outcome: OpOutcome, now: numb
     expectVersion: block.version,
     actual: 'absent',
     ref: null,
+    foreign: null,
     addedAt: null,
     snapshot: null,
     dueAt: null,
@@ -117,14 +142,15 @@ export function completeRemove(block: BlockRecord, outcome: OpOutcome, now: numb
   };
 }
 
-function failed(block: BlockRecord, outcome: { error: string; retryable: boolean }, now: number): BlockCompletion {
+function failed(block: BlockRecord, outcome: { error: string; retryable: boolean; retryAfterMs?: number }, now: number): BlockCompletion {
   const attempts = block.attempts + 1;
   return {
     integration: block.integration,
     key: block.key,
     expectVersion: block.version,
     actual: block.actual,
-    dueAt: now + retryDelayMs(attempts, outcome.retryable),
+    // The device's Retry-After is a floor: never retry sooner than it asked.
+    dueAt: now + Math.max(retryDelayMs(attempts, outcome.retryable), outcome.retryAfterMs ?? 0),
     attempts,
     lastError: outcome.error,
     lastAttemptAt: now,

@@ -50,6 +50,24 @@ describe('planReconcile', () => {
     ]);
   });
 
+  it('forgets a foreign block nobody wants without a device call', () => {
+    // Prepare: present, not ours (the operator listed it first); no holder left.
+    const foreign = block({ holders: [], actual: 'present', foreign: true, ref: 'x' });
+
+    // Act
+    const plan = planReconcile([foreign], NOW);
+
+    // Assess
+    expect(plan.remove).toEqual([]);
+    expect(plan.settle).toEqual([expect.objectContaining({ actual: 'absent', foreign: null, ref: null, dueAt: null })]);
+  });
+
+  it('keeps a wanted foreign block present without a device call', () => {
+    const plan = planReconcile([block({ actual: 'present', foreign: true })], NOW);
+    expect(plan.add).toEqual([]);
+    expect(plan.settle).toEqual([expect.objectContaining({ actual: 'present', dueAt: NOW + 60_000 })]);
+  });
+
   it('settles an absent, unwanted block by taking it out of the due index', () => {
     const plan = planReconcile([block({ holders: [] })], NOW);
     expect(plan.settle).toEqual([expect.objectContaining({ actual: 'absent', dueAt: null })]);
@@ -60,6 +78,18 @@ describe('completions', () => {
   it('records a confirmed add as present with the provider reference', () => {
     const completion = completeAdd(block({ attempts: 2, lastError: 'timeout' }), { ok: true, ref: '*1A' }, NOW);
     expect(completion).toMatchObject({ actual: 'present', ref: '*1A', addedAt: NOW, dueAt: NOW + 60_000, attempts: 0, lastError: null, expectVersion: 3 });
+  });
+
+  it('records "present, not ours" when the device already listed the address', () => {
+    expect(completeAdd(block(), { ok: true, foreign: true }, NOW)).toMatchObject({ actual: 'present', foreign: true });
+    expect(completeAdd(block({ foreign: true }), { ok: true }, NOW)).toMatchObject({ actual: 'present', foreign: null });
+  });
+
+  it('never retries sooner than the device asked (Retry-After is a floor)', () => {
+    const waited = completeAdd(block(), { ok: false, error: 'apply queue full', retryable: true, retryAfterMs: 300_000 }, NOW);
+    const shorter = completeAdd(block({ attempts: 3 }), { ok: false, error: 'busy', retryable: true, retryAfterMs: 1_000 }, NOW);
+    expect(waited.dueAt).toBe(NOW + 300_000);
+    expect(shorter.dueAt).toBe(NOW + 16_000);
   });
 
   it('keeps the original added-at when a present block is re-asserted', () => {
