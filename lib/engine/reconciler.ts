@@ -1,8 +1,27 @@
 /**
  * The only code that calls providers. For one integration at a time, under
  * that integration's lease (so writes to one device are serialised across
- * workers, the sweeper and processes), it reads the due blocks, plans, calls
- * the provider in batches and records every outcome.
+ * processes), it reads the due blocks, plans, calls the provider in batches
+ * and records every outcome.
+ *
+ * ## One writer per device, batches coalesced
+ *
+ * Inside a process each integration has one writer: a pass (reconcile or
+ * drift repair) runs only after the previous one finished, so no write is
+ * ever sent twice at once (the lease alone cannot do that: it is re-entrant
+ * for its owner, and every worker of a process shares the owner). Requests
+ * that arrive while a pass runs are merged into the one pass that runs next,
+ * which reads everything due by then: the adds and removes of many incidents
+ * go out as one batch, net of each other (a block is one record per address,
+ * its holders decide whether it is wanted).
+ *
+ * ## Leases that expire in seconds
+ *
+ * A lease names its owner and lasts `leaseMs` (10 s); while a pass holds it, a
+ * heartbeat renews it every `leaseMs / 3`. A process that dies stops renewing
+ * and another takes over within seconds; a process that loses the lease (a
+ * stalled event loop, a store outage) aborts its device call instead of
+ * writing beside the new holder.
  */
 import { randomUUID } from 'node:crypto';
 import { describeError } from '../errors.ts';
@@ -17,6 +36,7 @@ import {
   type OpOutcome,
 } from '../planner/plan-reconcile.ts';
 import { ProviderError } from '../providers/errors.ts';
+import { SerialLock } from '../util/serial-lock.ts';
 import { planDrift } from '../planner/plan-drift.ts';
 import type { BlockEntry, BlocklistProvider, EntryResult, SwitchProvider } from '../providers/types.ts';
 import type { BlockCompletion, BlockRecord } from '../model/types.ts';
@@ -25,8 +45,10 @@ import type { EngineDeps } from './types.ts';
 export interface ReconcilerOptions {
   /** Identifies this process in leases. */
   owner?: string;
-  /** How long a lease lasts unless renewed; must exceed opTimeoutMs. */
+  /** How long a lease lasts unless the heartbeat renews it (default 10 s). */
   leaseMs?: number;
+  /** How often the heartbeat renews a held lease (default leaseMs / 3). */
+  heartbeatMs?: number;
   /** Deadline of one provider call. */
   opTimeoutMs?: number;
   /** Most blocks read per round. */
@@ -51,10 +73,35 @@ export interface ReconcileSummary {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A request for a pass that has not started yet; later requests merge into it. */
+interface PendingPass {
+  deadline: number;
+  triggers: string[];
+  promise: Promise<ReconcileSummary>;
+}
+
+/** The in-process writer of one integration. */
+interface Writer {
+  lock: SerialLock;
+  pending?: PendingPass;
+  /** Passes queued or running (for idle()). */
+  active: number;
+}
+
+/** A held lease, renewed in the background until stopped. */
+interface Heartbeat {
+  /** Aborts when the lease is lost. */
+  signal: AbortSignal;
+  stop(): void;
+}
+
 export class Reconciler {
   readonly #deps: EngineDeps;
   readonly #owner: string;
   readonly #leaseMs: number;
+  readonly #heartbeatMs: number;
+  readonly #writers = new Map<string, Writer>();
+  #idleWaiters: (() => void)[] = [];
   readonly #opTimeoutMs: number;
   readonly #batchLimit: number;
   readonly #maxRounds: number;
@@ -64,22 +111,81 @@ export class Reconciler {
     this.#deps = deps;
     this.#owner = options.owner ?? `relay-${randomUUID()}`;
     this.#opTimeoutMs = options.opTimeoutMs ?? 60_000;
-    this.#leaseMs = options.leaseMs ?? this.#opTimeoutMs * 2;
+    this.#leaseMs = options.leaseMs ?? 10_000;
+    this.#heartbeatMs = Math.max(1, options.heartbeatMs ?? Math.floor(this.#leaseMs / 3));
     this.#batchLimit = options.batchLimit ?? 2_000;
     this.#maxRounds = options.maxRounds ?? 10;
     this.#sleep = options.sleep ?? delay;
   }
 
+  /** This process's lease owner name. */
+  get owner(): string {
+    return this.#owner;
+  }
+
   /**
    * Brings the integration's due blocks to their wanted state. Waits up to
-   * `waitMs` for the lease when another reconciler holds it; after releasing,
+   * `waitMs` for the lease when another process holds it; after releasing,
    * looks once more so that an intent recorded while it held the lease is not
-   * left for the sweeper.
+   * left for the sweeper. A call made while this process's writer is busy
+   * with the integration joins the next pass (one batch for all of them).
    */
-  async reconcile(
+  reconcile(
     integration: string,
     options: { waitMs?: number; /** What asked: an incident uuid, or 'sweeper'. Logged with every action. */ trigger?: string } = {},
   ): Promise<ReconcileSummary> {
+    const writer = this.#writer(integration);
+    const deadline = this.#deps.now() + (options.waitMs ?? 0);
+    const pending = writer.pending;
+    if (pending !== undefined) {
+      pending.deadline = Math.max(pending.deadline, deadline);
+      if (options.trigger !== undefined && !pending.triggers.includes(options.trigger)) pending.triggers.push(options.trigger);
+      return pending.promise;
+    }
+    const next: PendingPass = { deadline, triggers: options.trigger === undefined ? [] : [options.trigger], promise: Promise.resolve(undefined as never) };
+    writer.pending = next;
+    next.promise = this.#exclusive(writer, () => {
+      if (writer.pending === next) writer.pending = undefined;
+      return this.#reconcilePass(integration, next.deadline, triggerLabel(next.triggers));
+    });
+    return next.promise;
+  }
+
+  /** Resolves when no pass of any integration is queued or running. */
+  idle(): Promise<void> {
+    if ([...this.#writers.values()].every((writer) => writer.active === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #notifyIdle() {
+    if (![...this.#writers.values()].every((writer) => writer.active === 0)) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #writer(integration: string): Writer {
+    let writer = this.#writers.get(integration);
+    if (writer === undefined) {
+      writer = { lock: new SerialLock(), active: 0 };
+      this.#writers.set(integration, writer);
+    }
+    return writer;
+  }
+
+  /** Runs `task` as the integration's only pass in this process. */
+  async #exclusive<T>(writer: Writer, task: () => Promise<T>): Promise<T> {
+    writer.active += 1;
+    try {
+      return await writer.lock.run(task);
+    } finally {
+      writer.active -= 1;
+      // After the pass's own caller has resumed: idle means the work and its follow-up are done.
+      if (this.#idleWaiters.length > 0) setImmediate(() => this.#notifyIdle());
+    }
+  }
+
+  async #reconcilePass(integration: string, deadline: number, trigger: string | undefined): Promise<ReconcileSummary> {
     const { store, now } = this.#deps;
     const summary: ReconcileSummary = {
       integration,
@@ -103,8 +209,7 @@ export class Reconciler {
       }
       return summary;
     }
-    const lease = `reconcile#${integration}`;
-    const deadline = now() + (options.waitMs ?? 0);
+    const lease = leaseName(integration);
     for (let pass = 0; pass < 5; pass += 1) {
       while (!(await store.acquireLease(lease, this.#owner, now(), this.#leaseMs))) {
         if (now() >= deadline) {
@@ -113,9 +218,11 @@ export class Reconciler {
         }
         await this.#sleep(25);
       }
+      const heartbeat = this.#heartbeat(lease);
       try {
-        await this.#rounds(provider, lease, summary, options.trigger);
+        await this.#rounds(provider, lease, summary, trigger, heartbeat.signal);
       } finally {
+        heartbeat.stop();
         await store.releaseLease(lease, this.#owner);
       }
       const more = await store.dueBlocks(integration, now(), 1);
@@ -131,15 +238,22 @@ export class Reconciler {
    * Runs under the integration's lease; skipped when another holds it.
    */
   async repairDrift(integration: string): Promise<{ checked: boolean; reasserted: number; removed: number }> {
-    const { store, now, logger } = this.#deps;
     const provider = this.#deps.providers.get(integration);
     if (!provider || provider.kind !== 'blocklist' || !provider.list) return { checked: false, reasserted: 0, removed: 0 };
-    const lease = `reconcile#${integration}`;
+    const result = await this.#exclusive(this.#writer(integration), () => this.#driftPass(integration, provider));
+    if (result.reasserted > 0) await this.reconcile(integration, { trigger: 'drift' });
+    return result;
+  }
+
+  async #driftPass(integration: string, provider: BlocklistProvider): Promise<{ checked: boolean; reasserted: number; removed: number }> {
+    const { store, now, logger } = this.#deps;
+    const lease = leaseName(integration);
     if (!(await store.acquireLease(lease, this.#owner, now(), this.#leaseMs))) return { checked: false, reasserted: 0, removed: 0 };
+    const heartbeat = this.#heartbeat(lease);
     let reasserted = 0;
     let removed = 0;
     try {
-      const device = await provider.list(this.#ctx(logger));
+      const device = await provider.list!(this.#ctx(logger, heartbeat.signal));
       const plan = planDrift(await store.listBlocks({ integration }), device, now());
       if (plan.reassert.length > 0) {
         const { conflicts } = await store.complete(plan.reassert, now());
@@ -148,14 +262,14 @@ export class Reconciler {
       }
       if (plan.removeStale.length > 0) {
         const entries = plan.removeStale.map((entry) => ({ ...entry, expiresAt: now(), incidents: [] }));
-        const results = await provider.remove(entries, this.#ctx(logger));
+        const results = await provider.remove(entries, this.#ctx(logger, heartbeat.signal));
         removed = results.filter((result) => result.ok).length;
-        logger.warn('drift: removed managed entries no incident holds', { integration, ipCount: removed, failed: entries.length - removed });
+        logger.warn('drift: removed relay entries no incident holds', { integration, ipCount: removed, failed: entries.length - removed });
       }
     } finally {
+      heartbeat.stop();
       await store.releaseLease(lease, this.#owner);
     }
-    if (reasserted > 0) await this.reconcile(integration, { trigger: 'drift' });
     return { checked: true, reasserted, removed };
   }
 
@@ -164,6 +278,7 @@ export class Reconciler {
     lease: string,
     summary: ReconcileSummary,
     trigger: string | undefined,
+    leaseSignal: AbortSignal,
   ) {
     const logger = trigger ? this.#deps.logger.child({ trigger }) : this.#deps.logger;
     const { store, now } = this.#deps;
@@ -174,10 +289,10 @@ export class Reconciler {
       const plan = planReconcile(due, now());
       const completions: BlockCompletion[] = [...plan.settle];
       if (provider.kind === 'blocklist') {
-        await this.#blocklist(provider, lease, plan.add, 'add', completions, summary, logger);
-        await this.#blocklist(provider, lease, plan.remove, 'remove', completions, summary, logger);
+        await this.#blocklist(provider, lease, plan.add, 'add', completions, summary, logger, leaseSignal);
+        await this.#blocklist(provider, lease, plan.remove, 'remove', completions, summary, logger, leaseSignal);
       } else {
-        await this.#switch(provider, lease, plan.add, plan.remove, completions, summary, logger);
+        await this.#switch(provider, lease, plan.add, plan.remove, completions, summary, logger, leaseSignal);
       }
       await this.#complete(completions, summary);
       if (plan.add.length === 0 && plan.remove.length === 0 && summary.conflicts === 0) return;
@@ -192,22 +307,26 @@ export class Reconciler {
     completions: BlockCompletion[],
     summary: ReconcileSummary,
     logger: Logger,
+    leaseSignal: AbortSignal,
   ) {
     const { now } = this.#deps;
     const size = Math.max(1, provider.maxBatch);
     for (let start = 0; start < blocks.length; start += size) {
       await this.#renew(lease);
-      const chunk = await this.#markInFlight(blocks.slice(start, start + size), summary);
+      const before = blocks.slice(start, start + size);
+      // In flight before this call: an earlier attempt may have been cut off half-way.
+      const resumed = new Set(before.filter((block) => block.actual === 'unknown').map((block) => block.key));
+      const chunk = await this.#markInFlight(before, summary);
       if (chunk.length === 0) continue;
       const entries: BlockEntry[] = chunk.map((block) => {
         const entry: BlockEntry = { ip: block.key, expiresAt: block.expiresAt, incidents: block.holders };
         if (block.ref !== undefined) entry.ref = block.ref;
+        if (resumed.has(block.key)) entry.resumed = true;
         return entry;
       });
       const started = now();
-      const outcomes = await this.#call(() =>
-        op === 'add' ? provider.add(entries, this.#ctx(logger)) : provider.remove(entries, this.#ctx(logger)),
-      );
+      const ctx = this.#ctx(logger, leaseSignal);
+      const outcomes = await this.#call(() => (op === 'add' ? provider.add(entries, ctx) : provider.remove(entries, ctx)));
       const latencyMs = now() - started;
       const byIp = new Map<string, EntryResult>();
       if (Array.isArray(outcomes)) for (const result of outcomes) byIp.set(result.ip, result);
@@ -247,12 +366,13 @@ export class Reconciler {
     completions: BlockCompletion[],
     summary: ReconcileSummary,
     logger: Logger,
+    leaseSignal: AbortSignal,
   ) {
     const { now } = this.#deps;
     for (const [op, blocks] of [['activate', activate], ['deactivate', deactivate]] as const) {
       for (const due of blocks) {
         await this.#renew(lease);
-        const ctx = { ...this.#ctx(logger), incidents: due.holders };
+        const ctx = { ...this.#ctx(logger, leaseSignal), incidents: due.holders };
         const started = now();
         let outcome: OpOutcome;
         let block: BlockRecord | undefined;
@@ -341,8 +461,34 @@ export class Reconciler {
     }
   }
 
-  #ctx(logger: Logger) {
-    return { signal: AbortSignal.timeout(this.#opTimeoutMs), logger };
+  #ctx(logger: Logger, leaseSignal?: AbortSignal) {
+    const timeout = AbortSignal.timeout(this.#opTimeoutMs);
+    return { signal: leaseSignal ? AbortSignal.any([timeout, leaseSignal]) : timeout, logger };
+  }
+
+  /** Renews the held lease every heartbeatMs until stopped; the signal aborts if the lease is lost. */
+  #heartbeat(lease: string): Heartbeat {
+    const { store, now, logger } = this.#deps;
+    const controller = new AbortController();
+    let renewing = false;
+    const timer = setInterval(() => {
+      if (renewing || controller.signal.aborted) return;
+      renewing = true;
+      store
+        .acquireLease(lease, this.#owner, now(), this.#leaseMs)
+        .then((held) => {
+          if (!held) {
+            logger.error('lost the lease to another process; stopping this pass', { lease });
+            controller.abort(new Error(`lost the lease ${lease}; another reconciler took over`));
+          }
+        })
+        .catch((error: unknown) => logger.warn('lease heartbeat failed; retrying', { lease, error: describeError(error) }))
+        .finally(() => {
+          renewing = false;
+        });
+    }, this.#heartbeatMs);
+    timer.unref?.();
+    return { signal: controller.signal, stop: () => clearInterval(timer) };
   }
 
   async #call(fn: () => Promise<EntryResult[]>): Promise<EntryResult[] | OpOutcome> {
@@ -354,16 +500,41 @@ export class Reconciler {
   }
 }
 
-function failure(error: unknown): { ok: false; error: string; retryable: boolean } {
-  if (error instanceof ProviderError) return { ok: false, error: error.message, retryable: error.retryable };
+function failure(error: unknown): { ok: false; error: string; retryable: boolean; retryAfterMs?: number } {
+  if (error instanceof ProviderError) {
+    return {
+      ok: false,
+      error: error.message,
+      retryable: error.retryable,
+      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    };
+  }
   return { ok: false, error: describeError(error), retryable: true };
 }
 
 function toOutcome(batch: EntryResult[] | OpOutcome, entry: EntryResult | undefined): OpOutcome {
   if (!Array.isArray(batch)) return batch;
   if (!entry) return { ok: false, error: 'the provider returned no result for this address', retryable: true };
-  if (entry.ok) return entry.ref === undefined ? { ok: true } : { ok: true, ref: entry.ref };
-  return { ok: false, error: entry.error, retryable: !entry.error.startsWith('never-block') };
+  if (entry.ok) {
+    return { ok: true, ...(entry.ref !== undefined ? { ref: entry.ref } : {}), ...(entry.foreign ? { foreign: true as const } : {}) };
+  }
+  return {
+    ok: false,
+    error: entry.error,
+    retryable: !entry.error.startsWith('never-block'),
+    ...(entry.retryAfterMs !== undefined ? { retryAfterMs: entry.retryAfterMs } : {}),
+  };
+}
+
+/** The lease that serialises writes to one integration's device across processes. */
+export function leaseName(integration: string): string {
+  return `reconcile#${integration}`;
+}
+
+function triggerLabel(triggers: string[]): string | undefined {
+  if (triggers.length === 0) return undefined;
+  if (triggers.length <= 3) return triggers.join(',');
+  return `${triggers.slice(0, 3).join(',')} +${triggers.length - 3} more`;
 }
 
 function unique(values: string[]): string[] {

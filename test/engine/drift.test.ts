@@ -30,7 +30,32 @@ describe('drift repair (sweeper)', () => {
     expect(summary.drift).toEqual([{ integration: 'fw', reasserted: 5, removed: 0 }]);
   });
 
-  it('removes a managed entry that no incident holds', async () => {
+  it('never touches the operator\'s own entries in the same list, at drift or at attack_end', async () => {
+    // Prepare: the operator keeps two permanent entries; one of them is also an attacker of the incident.
+    const { deliver, sweep, clock, fw } = setup();
+    fw.operator.add('46.9.9.1');
+    fw.operator.add('46.9.9.2');
+    const ips = [...publicIps(3), '46.9.9.2'];
+    await deliver(attackEvent({ type: 'attack_start', uuid: 'inc-a', at: clock.now(), ips }));
+
+    // Act
+    await sweep();
+    clock.advance(6 * 60_000);
+    fw.operator.add('46.9.9.3'); // added by hand during the attack
+    await sweep();
+    clock.advance(1_000);
+    await deliver(attackEvent({ type: 'attack_end', uuid: 'inc-a', at: clock.now() }));
+    clock.advance(6 * 60_000);
+    await sweep();
+
+    // Assess
+    expect([...fw.operator].sort()).toEqual(['46.9.9.1', '46.9.9.2', '46.9.9.3']);
+    expect(fw.operatorTouched).toBe(0);
+    expect(fw.device.size).toBe(0);
+    expect(fw.duplicateAdds).toBe(0);
+  });
+
+  it('removes a relay entry that no incident holds', async () => {
     // Prepare
     const { deliver, sweep, clock, fw } = setup();
     await deliver(attackEvent({ type: 'attack_start', uuid: 'inc-a', at: clock.now(), ips: publicIps(2) }));

@@ -153,3 +153,164 @@ describe('Reconciler', () => {
     expect(summary.orphaned).toBe(true);
   });
 });
+
+describe('Reconciler: one writer per device', () => {
+  it('never calls a device twice at once and merges the requests that wait into one batch', async () => {
+    // Prepare: a slow device, and 20 incidents whose workers each ask for a pass at nearly the same time.
+    const fw = new MemoryBlocklist('fw');
+    fw.delayMs = 30;
+    const { reconciler, hold } = setup(fw);
+    const ips = publicIps(200);
+
+    // Act
+    const passes: Promise<unknown>[] = [];
+    for (let n = 0; n < 20; n += 1) {
+      await hold(`inc-${n}`, ips.slice(n * 10, n * 10 + 10));
+      passes.push(reconciler.reconcile('fw', { trigger: `inc-${n}` }));
+    }
+    await Promise.all(passes);
+
+    // Assess
+    expect(fw.maxInFlight).toBe(1);
+    expect(fw.duplicateAdds).toBe(0);
+    expect(new Set(fw.addedIps()).size).toBe(200);
+    expect(fw.addedIps()).toHaveLength(200);
+    expect(fw.calls.length).toBeLessThanOrEqual(2);
+  });
+
+  it('runs drift repair and reconcile passes one after the other, never together', async () => {
+    // Prepare
+    const fw = new MemoryBlocklist('fw');
+    fw.delayMs = 20;
+    const { reconciler, hold } = setup(fw);
+    await hold('inc-1', publicIps(5));
+
+    // Act
+    await Promise.all([reconciler.reconcile('fw'), reconciler.repairDrift('fw'), reconciler.reconcile('fw'), reconciler.repairDrift('fw')]);
+
+    // Assess
+    expect(fw.maxInFlight).toBe(1);
+    expect(fw.duplicateAdds).toBe(0);
+  });
+
+  it('tells when every pass has finished', async () => {
+    // Prepare
+    const fw = new MemoryBlocklist('fw');
+    fw.delayMs = 20;
+    const { reconciler, hold } = setup(fw);
+    await hold('inc-1', publicIps(3));
+    let done = false;
+
+    // Act
+    void reconciler.reconcile('fw').then(() => {
+      done = true;
+    });
+    await reconciler.idle();
+
+    // Assess
+    expect(done).toBe(true);
+    expect(fw.device.size).toBe(3);
+  });
+});
+
+describe('Reconciler: leases that expire in seconds', () => {
+  it('renews its lease while a long device call runs, so nobody else takes it', async () => {
+    // Prepare: a 150 ms lease and a 400 ms device call, on the real clock.
+    const fw = new MemoryBlocklist('fw');
+    fw.delayMs = 400;
+    const store = SqliteStateStore.open(':memory:');
+    stores.push(store);
+    const reconciler = new Reconciler({ store, providers: new Map([[fw.id, fw]]), logger: new RecordingLogger(), now: Date.now }, { owner: 'me', leaseMs: 150 });
+    await store.hold([{ integration: 'fw', key: '45.0.0.1', kind: 'ip', incident: 'inc-1', expiresAt: Date.now() + 60_000 }], Date.now());
+
+    // Act
+    const pass = reconciler.reconcile('fw');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stolen = await store.acquireLease('reconcile#fw', 'someone-else', Date.now(), 150);
+    await pass;
+
+    // Assess
+    expect(stolen).toBe(false);
+    expect(fw.device.has('45.0.0.1')).toBe(true);
+  });
+
+  it('aborts its device call when another process took the lease', async () => {
+    // Prepare: the lease is taken from under the pass (as after a long stall of this process).
+    const fw = new MemoryBlocklist('fw');
+    fw.delayMs = 300;
+    const store = SqliteStateStore.open(':memory:');
+    stores.push(store);
+    const reconciler = new Reconciler({ store, providers: new Map([[fw.id, fw]]), logger: new RecordingLogger(), now: Date.now }, { owner: 'me', leaseMs: 90 });
+    await store.hold([{ integration: 'fw', key: '45.0.0.1', kind: 'ip', incident: 'inc-1', expiresAt: Date.now() + 60_000 }], Date.now());
+
+    // Act
+    const pass = reconciler.reconcile('fw');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await store.releaseLease('reconcile#fw', 'me');
+    await store.acquireLease('reconcile#fw', 'someone-else', Date.now(), 60_000);
+    const summary = await pass;
+
+    // Assess
+    expect(fw.lastSignal?.aborted).toBe(true);
+    expect(summary.failed).toBe(1);
+    const [block] = await store.getBlocks([{ integration: 'fw', key: '45.0.0.1' }]);
+    expect(block?.actual).toBe('unknown');
+  });
+});
+
+describe('Reconciler: ownership and resumed work', () => {
+  it('records an address the operator already lists as present, not ours, and never removes it', async () => {
+    // Prepare
+    const fw = new MemoryBlocklist('fw');
+    fw.operator.add('45.0.0.7');
+    const { reconciler, hold, store, clock } = setup(fw);
+    await hold('inc-1', ['45.0.0.7', '45.0.0.8']);
+    await reconciler.reconcile('fw');
+    const [recorded] = await store.getBlocks([{ integration: 'fw', key: '45.0.0.7' }]);
+
+    // Act
+    await store.release('inc-1', clock.now());
+    await reconciler.reconcile('fw');
+
+    // Assess
+    expect(recorded).toMatchObject({ actual: 'present', foreign: true });
+    expect(fw.calls.filter((call) => call.op === 'remove').flatMap((call) => call.ips)).toEqual(['45.0.0.8']);
+    expect(fw.operator.has('45.0.0.7')).toBe(true);
+    expect(fw.operatorTouched).toBe(0);
+    const [forgotten] = await store.getBlocks([{ integration: 'fw', key: '45.0.0.7' }]);
+    expect(forgotten).toMatchObject({ actual: 'absent' });
+    expect(forgotten?.foreign).toBeUndefined();
+  });
+
+  it('marks an entry resumed when an earlier call for it did not finish', async () => {
+    // Prepare: the first attempt fails after being marked in flight.
+    const fw = new MemoryBlocklist('fw');
+    const { reconciler, hold, clock } = setup(fw);
+    await hold('inc-1', ['45.0.0.1']);
+    fw.down = new ProviderError('timeout', { retryable: true });
+    await reconciler.reconcile('fw');
+    fw.down = undefined;
+    clock.advance(60_000);
+
+    // Act
+    await reconciler.reconcile('fw');
+
+    // Assess
+    expect(fw.calls.map((call) => call.resumed)).toEqual([[], ['45.0.0.1']]);
+  });
+
+  it('waits the Retry-After the device gave before trying again', async () => {
+    // Prepare
+    const fw = new MemoryBlocklist('fw');
+    const { reconciler, hold, store, clock } = setup(fw);
+    await hold('inc-1', ['45.0.0.1']);
+    fw.down = new ProviderError('apply queue full', { retryable: true, retryAfterMs: 300_000 });
+
+    // Act
+    await reconciler.reconcile('fw');
+
+    // Assess
+    const [block] = await store.getBlocks([{ integration: 'fw', key: '45.0.0.1' }]);
+    expect(block?.dueAt).toBe(clock.now() + 300_000);
+  });
+});

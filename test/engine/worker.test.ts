@@ -49,8 +49,8 @@ describe('worker: events to blocks', () => {
     await deliver(attackEvent({ type: 'attack_update', uuid: 'inc-a', at: clock.now(), ips: [a, b, c] }));
     // Assess
     expect(fw.calls).toEqual([
-      { op: 'add', ips: [a, b] },
-      { op: 'add', ips: [c] },
+      { op: 'add', ips: [a, b], resumed: [] },
+      { op: 'add', ips: [c], resumed: [] },
     ]);
     expect([...fw.device].sort()).toEqual([a, b, c].sort());
   });

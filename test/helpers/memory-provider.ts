@@ -19,10 +19,23 @@ export class MemoryBlocklist implements BlocklistProvider {
   readonly type = 'memory';
   readonly id: string;
   readonly maxBatch: number;
+  /** The relay's entries on the device. */
   readonly device = new Set<string>();
-  readonly calls: { op: 'add' | 'remove'; ips: string[] }[] = [];
+  /** The operator's own entries (never the relay's to touch). */
+  readonly operator = new Set<string>();
+  readonly calls: { op: 'add' | 'remove'; ips: string[]; resumed: string[] }[] = [];
   /** When set, every call fails with this (the device is unreachable). */
   down: ProviderError | undefined;
+  /** Real time each call takes (to make concurrency visible). */
+  delayMs = 0;
+  /** Calls in progress now, and the most there ever were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** Adds of an address already listed by the relay, and removals aimed at operator entries: what a careful client never does. */
+  duplicateAdds = 0;
+  operatorTouched = 0;
+  /** The signal of the last call (to see that a lost lease aborts it). */
+  lastSignal: AbortSignal | undefined;
   #nextRef = 1;
   readonly refs = new Map<string, string>();
 
@@ -31,10 +44,25 @@ export class MemoryBlocklist implements BlocklistProvider {
     this.maxBatch = options.maxBatch ?? 10_000;
   }
 
-  async add(entries: BlockEntry[], _ctx: ProviderContext): Promise<EntryResult[]> {
-    this.calls.push({ op: 'add', ips: entries.map((entry) => entry.ip) });
-    if (this.down) throw this.down;
-    return entries.map((entry) => {
+  async #enter(op: 'add' | 'remove', entries: BlockEntry[], ctx: ProviderContext): Promise<void> {
+    this.calls.push({ op, ips: entries.map((entry) => entry.ip), resumed: entries.filter((entry) => entry.resumed).map((entry) => entry.ip) });
+    this.lastSignal = ctx.signal;
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      if (this.down) throw this.down;
+      ctx.signal.throwIfAborted();
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
+    await this.#enter('add', entries, ctx);
+    return entries.map((entry): EntryResult => {
+      if (this.operator.has(entry.ip)) return { ip: entry.ip, ok: true, foreign: true };
+      if (this.device.has(entry.ip)) this.duplicateAdds += 1;
       this.device.add(entry.ip);
       const ref = this.refs.get(entry.ip) ?? `*${(this.#nextRef++).toString(16)}`;
       this.refs.set(entry.ip, ref);
@@ -42,10 +70,11 @@ export class MemoryBlocklist implements BlocklistProvider {
     });
   }
 
-  async remove(entries: BlockEntry[], _ctx: ProviderContext): Promise<EntryResult[]> {
-    this.calls.push({ op: 'remove', ips: entries.map((entry) => entry.ip) });
-    if (this.down) throw this.down;
+  async remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
+    await this.#enter('remove', entries, ctx);
     return entries.map((entry) => {
+      // Asked to remove an address the relay never added here: only the operator's entry could go.
+      if (this.operator.has(entry.ip) && !this.device.has(entry.ip)) this.operatorTouched += 1;
       this.device.delete(entry.ip);
       this.refs.delete(entry.ip);
       return { ip: entry.ip, ok: true };
@@ -56,13 +85,16 @@ export class MemoryBlocklist implements BlocklistProvider {
     return this.down ? { ok: false, detail: this.down.message } : { ok: true, detail: 'memory device' };
   }
 
-  /** Everything on the device is the relay's (the test device has no foreign entries). */
+  /** The relay's entries (owned) and the operator's (not owned). */
   listCalls = 0;
 
   async list(_ctx: ProviderContext): Promise<DeviceEntry[]> {
     this.listCalls += 1;
     if (this.down) throw this.down;
-    return [...this.device].map((ip) => ({ ip, ref: this.refs.get(ip) ?? '', owned: true }));
+    return [
+      ...[...this.device].map((ip) => ({ ip, ref: this.refs.get(ip) ?? '', owned: true })),
+      ...[...this.operator].map((ip) => ({ ip, owned: false })),
+    ];
   }
 
   addedIps(): string[] {
