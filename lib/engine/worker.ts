@@ -27,6 +27,12 @@ export interface WorkerDeps extends EngineDeps {
   sources: SourceSelector;
   /** How long a worker waits for an integration's lease before leaving the work to the sweeper. */
   leaseWaitMs?: number;
+  /**
+   * Hand the device work to the integration's writer and return once the
+   * intent is recorded (one-box: the writer batches a burst). Lambda workers
+   * wait instead: a frozen sandbox would leave the work to the sweeper.
+   */
+  reconcileInBackground?: boolean;
 }
 
 export type JobOutcome =
@@ -106,12 +112,14 @@ export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps, key: 
   await deps.checkpoint?.('after-intent');
 
   for (const integration of touched) {
-    try {
-      await deps.reconciler.reconcile(integration, { waitMs: deps.leaseWaitMs ?? 10_000, trigger: plan.incident.uuid });
-    } catch (error) {
-      // The intent is recorded and due: the sweeper finishes it.
-      logger.error('reconcile failed; the sweeper will retry', { integration, error: describeError(error) });
-    }
+    const pass = deps.reconciler
+      .reconcile(integration, { waitMs: deps.leaseWaitMs ?? 10_000, trigger: plan.incident.uuid })
+      .then(
+        () => undefined,
+        // The intent is recorded and due: the sweeper finishes it.
+        (error: unknown) => logger.error('reconcile failed; the sweeper will retry', { integration, error: describeError(error) }),
+      );
+    if (!deps.reconcileInBackground) await pass;
   }
   await store.markProcessed(key, now());
   await deps.checkpoint?.('before-ack');

@@ -24,6 +24,7 @@ import { createDirectTransport } from '../transport/node-http.ts';
 import type { Transport } from '../transport/types.ts';
 import type { Checkpoint } from '../engine/types.ts';
 import { buildEngine, type Engine } from './engine.ts';
+import { reclaimDeadLeases, oneBoxOwner } from './lease-reclaim.ts';
 import { ensureLocalSecret } from './local-secret.ts';
 import { WorkerLoop } from './worker-loop.ts';
 
@@ -117,7 +118,7 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const store = SqliteStateStore.open(join(dir, STATE_DB));
   const queue = SqliteJobQueue.open(join(dir, QUEUE_DB));
-  const owner = `one-box-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const owner = oneBoxOwner(process.pid, randomUUID().slice(0, 8));
   const engine = buildEngine({
     config,
     store,
@@ -136,12 +137,17 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
     app: createIntakeApp(intake),
     maxBodyBytes: maxBodyBytes(intake),
   });
+  // Workers record intents and hand the device work to each integration's
+  // writer, which batches whatever is due when it is free (a burst of
+  // incidents becomes a few large batches, not one small batch per event).
+  const workerDeps = { ...engine.worker, reconcileInBackground: true };
   const workers = new WorkerLoop({
     queue,
     logger,
     concurrency: options.workerConcurrency ?? 4,
-    handle: (message) => processJob(message.body, engine.worker),
+    handle: (message) => processJob(message.body, workerDeps),
   });
+  const reconciler = engine.worker.reconciler;
 
   let sweeping: Promise<SweepSummary> | undefined;
   const sweepNow = async () => {
@@ -163,6 +169,8 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `http://${host}:${boundPort}`;
 
+  // Leases a crashed run of this relay still holds would stall its devices until they expire.
+  await reclaimDeadLeases({ store, integrations: engine.providers.keys(), self: owner, logger });
   workers.start();
   await sweepNow().catch((error: unknown) => logger.error('startup sweep failed', { error: describeError(error) }));
   let timer: NodeJS.Timeout | undefined;
@@ -183,12 +191,16 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
     secretSource: source,
     insecure,
     sweepNow,
-    idle: (timeoutMs) => workers.idle(timeoutMs),
+    idle: async (timeoutMs) => {
+      await workers.idle(timeoutMs);
+      await reconciler.idle();
+    },
     stop() {
       stopped ??= (async () => {
         if (timer) clearInterval(timer);
         await new Promise<void>((done) => server.close(() => done()));
         await workers.stop();
+        await reconciler.idle();
         await sweeping?.catch(() => undefined);
         await queue.close();
         await store.close();
