@@ -18,7 +18,8 @@
  * - key order is normalised so a zod upgrade does not reshuffle the file.
  *
  * Not expressible in JSON Schema, so only the loader checks them: unique
- * integration ids, valid `blocking.neverBlock` CIDRs, a duration string's range.
+ * integration ids, valid `blocking.neverBlock` CIDRs, a duration string's range,
+ * `server.headersTimeout` at most `server.requestTimeout`.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';

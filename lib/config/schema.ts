@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { SEVERITIES } from '../event/types.ts';
-import { duration } from './duration.ts';
+import { duration, formatDuration } from './duration.ts';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -327,8 +327,35 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1').describe('Interface the one-box server binds.'),
         port: z.number().int().min(0).max(65535).default(8787).describe('TCP port; 0 = any free port.'),
+        headersTimeout: duration({ min: '1s', max: '2m' })
+          .prefault('10s')
+          .describe('Longest a client may take to send the request line and headers; then 408 and the connection is closed.'),
+        requestTimeout: duration({ min: '1s', max: '10m' })
+          .prefault('15s')
+          .describe(
+            'Longest a client may take to send the whole request, body included (a slowly trickled body is cut); then 408 and the connection is closed. At least headersTimeout.',
+          ),
+        keepAliveTimeout: duration({ min: '1s', max: '10m' })
+          .prefault('5s')
+          .describe('How long an idle keep-alive connection stays open after a response.'),
+        maxConnections: z
+          .number()
+          .int('must be a whole number of connections, e.g. 256')
+          .min(1, 'use between 1 and 65535 connections (the default is 256)')
+          .max(65_535, 'use between 1 and 65535 connections (the default is 256)')
+          .default(256)
+          .describe('Most connections open at once; a connection beyond it is closed as soon as it is accepted.'),
       })
       .strict()
+      .superRefine((server, ctx) => {
+        if (server.headersTimeout > server.requestTimeout) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['headersTimeout'],
+            message: `${formatDuration(server.headersTimeout)} is longer than server.requestTimeout (${formatDuration(server.requestTimeout)}), which covers the headers too; lower headersTimeout or raise requestTimeout`,
+          });
+        }
+      })
       .prefault({}),
     webhook: z
       .object({

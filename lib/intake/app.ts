@@ -36,7 +36,13 @@ export function createIntakeApp(options: IntakeOptions): Hono {
       const contentType = c.req.header('content-type');
       // A non-JSON body is refused before it is read.
       const body = isJsonContentType(contentType) ? new Uint8Array(await c.req.arrayBuffer()) : new Uint8Array();
-      const response = await ingest({ contentType, signature: c.req.header('x-flowtriq-signature'), body });
+      const clientAddress = functionUrlSourceIp(c.env);
+      const response = await ingest({
+        contentType,
+        signature: c.req.header('x-flowtriq-signature'),
+        body,
+        ...(clientAddress === undefined ? {} : { clientAddress }),
+      });
       return c.json(response.body as object, response.status as 202, response.headers);
     },
   );
@@ -46,4 +52,14 @@ export function createIntakeApp(options: IntakeOptions): Hono {
   });
   app.notFound(() => new HttpError(404, 'not_found', `the webhook is at POST ${WEBHOOK_PATH}`).toResponse());
   return app;
+}
+
+/**
+ * The caller's address in Lambda: hono/aws-lambda passes the Function URL
+ * event's requestContext as the env. X-Forwarded-For is not read: anyone can
+ * send it. Undefined anywhere else.
+ */
+function functionUrlSourceIp(env: unknown): string | undefined {
+  const ip = (env as { requestContext?: { http?: { sourceIp?: unknown } } } | undefined)?.requestContext?.http?.sourceIp;
+  return typeof ip === 'string' && ip !== '' ? ip : undefined;
 }

@@ -10,6 +10,9 @@
  *   413 body over the limit   415 not JSON
  *   503 the queue cannot take it (the sender should retry)
  * (405 and 404 are routing, answered by the adapters.)
+ *
+ * Each delivery gets one log line (warn for 4xx, error for 5xx) with the
+ * client's address when the adapter knows it; never the body or a secret.
  */
 import { encodeJobJson } from '../engine/job.ts';
 import { parseEvent } from '../event/schema.ts';
@@ -42,6 +45,8 @@ export interface IngestRequest {
   body: Uint8Array;
   /** The adapter stopped reading because the body passed the limit. */
   bodyTooLarge?: boolean;
+  /** The sender's address as the adapter saw it (socket or Function URL source IP), for the log line only. */
+  clientAddress?: string;
 }
 
 export interface IngestResponse {
@@ -49,6 +54,9 @@ export interface IngestResponse {
   body: unknown;
   headers?: Record<string, string>;
 }
+
+/** What a webhook log line says besides status, outcome and latency (never the body or the signature). */
+type LogFields = { clientAddress?: string; eventType?: string; incident?: string };
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -68,14 +76,14 @@ export function createIngest(options: IntakeOptions) {
   const verifySignatures = !options.insecure || options.secrets.length > 0;
   const insecureNote = options.insecure ? { insecure: 'INSECURE DEVELOPMENT MODE: webhook signatures are NOT verified' } : {};
 
-  const log = (status: number, outcome: string, started: number, fields: { eventType?: string; incident?: string }) => {
+  const log = (status: number, outcome: string, started: number, fields: LogFields) => {
     const line = { status, outcome, ...fields, latencyMs: now() - started, ...insecureNote };
     if (status >= 500) options.logger.error('webhook', line);
     else if (status >= 400 || options.insecure) options.logger.warn('webhook', line);
     else options.logger.info('webhook', line);
   };
 
-  async function handle(request: IngestRequest, fields: { eventType?: string; incident?: string }): Promise<IngestResponse & { outcome: string }> {
+  async function handle(request: IngestRequest, fields: LogFields): Promise<IngestResponse & { outcome: string }> {
     if (!isJsonContentType(request.contentType)) {
       throw new HttpError(415, 'unsupported_media_type', 'send the event as Content-Type: application/json');
     }
@@ -141,14 +149,17 @@ export function createIngest(options: IntakeOptions) {
   /** Handles one webhook delivery; never throws. */
   return async function ingest(request: IngestRequest): Promise<IngestResponse> {
     const started = now();
-    const fields: { eventType?: string; incident?: string } = {};
+    // The address goes on every line, accepted or refused, so a refusal can be traced to its sender.
+    const fields: LogFields = request.clientAddress === undefined ? {} : { clientAddress: request.clientAddress };
     try {
       const { outcome, ...response } = await handle(request, fields);
       log(response.status, outcome, started, fields);
       return response;
     } catch (error) {
       const http = error instanceof HttpError ? error : new HttpError(500, 'internal_error', 'internal error; nothing was enqueued');
-      if (!(error instanceof HttpError)) options.logger.error('intake failed', { error: error instanceof Error ? error.message : String(error) });
+      if (!(error instanceof HttpError)) {
+        options.logger.error('intake failed', { error: error instanceof Error ? error.message : String(error), ...fields });
+      }
       log(http.status, http.code, started, fields);
       return { status: http.status, body: http.body(), ...(http.headers ? { headers: http.headers } : {}) };
     }

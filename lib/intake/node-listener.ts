@@ -3,11 +3,16 @@
  * Node's request stream and handed to the ingest core (no web Request is
  * built on the hot path); every other request goes to the Hono app. The
  * webhook logic is the same as in Lambda: lib/intake/ingest.ts.
+ *
+ * The client's socket address goes with every delivery, so the ingest log
+ * line of a refused webhook names its sender. Timeouts and the connection cap
+ * are the server's, set by lib/intake/server-limits.ts.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { isJsonContentType, WEBHOOK_PATH, type Ingest, type IngestResponse } from './ingest.ts';
+import { isJsonContentType, WEBHOOK_PATH, type Ingest, type IngestRequest, type IngestResponse } from './ingest.ts';
+import { clientAddressOf } from './server-limits.ts';
 
 export function createNodeListener(options: { ingest: Ingest; app: Hono; maxBodyBytes: number }): RequestListener {
   const fallback = getRequestListener(options.app.fetch);
@@ -21,9 +26,11 @@ export function createNodeListener(options: { ingest: Ingest; app: Hono; maxBody
     const contentType = header(request, 'content-type');
     const signature = header(request, 'x-flowtriq-signature');
     const declared = Number(request.headers['content-length'] ?? 0);
+    const clientAddress = clientAddressOf(request.socket);
+    const from: Pick<IngestRequest, 'clientAddress'> = clientAddress === undefined ? {} : { clientAddress };
     if (!isJsonContentType(contentType) || declared > maxBodyBytes) {
       // Refused without reading the body (415 or 413).
-      void ingest({ contentType, signature, body: new Uint8Array(), bodyTooLarge: declared > maxBodyBytes }).then((result) =>
+      void ingest({ contentType, signature, body: new Uint8Array(), bodyTooLarge: declared > maxBodyBytes, ...from }).then((result) =>
         refuseAndClose(request, response, result),
       );
       return;
@@ -37,7 +44,7 @@ export function createNodeListener(options: { ingest: Ingest; app: Hono; maxBody
       if (size > maxBodyBytes) {
         tooLarge = true;
         chunks.length = 0;
-        void ingest({ contentType, signature, body: new Uint8Array(), bodyTooLarge: true }).then((result) =>
+        void ingest({ contentType, signature, body: new Uint8Array(), bodyTooLarge: true, ...from }).then((result) =>
           refuseAndClose(request, response, result),
         );
         return;
@@ -47,7 +54,7 @@ export function createNodeListener(options: { ingest: Ingest; app: Hono; maxBody
     request.on('end', () => {
       if (tooLarge) return;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      void ingest({ contentType, signature, body }).then((result) => write(response, result));
+      void ingest({ contentType, signature, body, ...from }).then((result) => write(response, result));
     });
     request.on('error', () => response.destroy());
   };

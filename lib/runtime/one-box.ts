@@ -16,6 +16,7 @@ import { sweep, type SweepSummary } from '../engine/sweeper.ts';
 import { createIntakeApp } from '../intake/app.ts';
 import { createIngest, maxBodyBytes, WEBHOOK_PATH, type IntakeOptions } from '../intake/ingest.ts';
 import { createNodeListener } from '../intake/node-listener.ts';
+import { applyServerLimits } from '../intake/server-limits.ts';
 import type { Logger } from '../log/types.ts';
 import type { Provider } from '../providers/types.ts';
 import { SqliteJobQueue } from '../queue/sqlite.ts';
@@ -160,6 +161,8 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
 
   const port = options.port ?? config.server.port;
   const server = createServer(listener);
+  // Seconds, not Node's minutes: a slow client cannot hold a connection, and the count is capped.
+  applyServerLimits(server, config.server, logger);
   await new Promise<void>((resolveServer, reject) => {
     server.once('error', reject);
     server.listen(port, config.server.host, () => resolveServer());

@@ -160,6 +160,21 @@ const DURATIONS: { path: string; config: (value: unknown) => unknown; at: (s: Js
     at: (s) => prop(prop(s, 'flowtriq'), 'timeout'),
   },
   {
+    path: 'server.headersTimeout',
+    config: (value) => ({ server: { headersTimeout: value, requestTimeout: '10m' } }),
+    at: (s) => prop(prop(s, 'server'), 'headersTimeout'),
+  },
+  {
+    path: 'server.requestTimeout',
+    config: (value) => ({ server: { requestTimeout: value, headersTimeout: '1s' } }),
+    at: (s) => prop(prop(s, 'server'), 'requestTimeout'),
+  },
+  {
+    path: 'server.keepAliveTimeout',
+    config: (value) => ({ server: { keepAliveTimeout: value } }),
+    at: (s) => prop(prop(s, 'server'), 'keepAliveTimeout'),
+  },
+  {
     path: 'sweeper.interval',
     config: (value) => ({ sweeper: { interval: value } }),
     at: (s) => prop(prop(s, 'sweeper'), 'interval'),
@@ -401,6 +416,9 @@ describe('the JSON Schema and the relay agree', () => {
     ['a secret with both env and sst', { webhook: { secrets: [{ env: 'A', sst: 'B' }] } }, false],
     ['a secret written as a bare string', { webhook: { secrets: ['A'] } }, false],
     ['port 70000', { server: { port: 70000 } }, false],
+    ['server limits as numbers', { server: { headersTimeout: 5, requestTimeout: 30, keepAliveTimeout: 65, maxConnections: 1024 } }, true],
+    ['maxConnections 0', { server: { maxConnections: 0 } }, false],
+    ['a fractional maxConnections', { server: { maxConnections: 10.5 } }, false],
     ['maxAttempts 0', { integrations: [{ ...HOOK, options: { ...HOOK.options, maxAttempts: 0 } }] }, false],
     ['an empty node list', { integrations: [{ ...DRY, match: { nodes: [] } }] }, false],
   ])('on %s', (_case, config, expected) => {
@@ -416,6 +434,7 @@ describe('the JSON Schema and the relay agree', () => {
     ['duplicate integration ids', { integrations: [DRY, DRY] }],
     ['an invalid neverBlock prefix', { blocking: { neverBlock: ['10.0.0.0/33'] } }],
     ['a duration string out of range', { webhook: { replayWindow: '2h' } }],
+    ['a headersTimeout longer than the requestTimeout', { server: { headersTimeout: '30s', requestTimeout: '20s' } }],
   ])('leaves %s to the relay, which JSON Schema cannot express', (_case, config) => {
     // Act
     const editor = check(schema, config).length === 0;

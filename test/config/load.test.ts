@@ -106,7 +106,14 @@ describe('loadConfig: finding the file', () => {
 
     // Assess
     expect(loaded.file).toBeUndefined();
-    expect(loaded.config.server).toEqual({ host: '127.0.0.1', port: 8787 });
+    expect(loaded.config.server).toEqual({
+      host: '127.0.0.1',
+      port: 8787,
+      headersTimeout: 10_000,
+      requestTimeout: 15_000,
+      keepAliveTimeout: 5_000,
+      maxConnections: 256,
+    });
     expect(loaded.defaultedToDryRun).toBe(true);
   });
 
@@ -224,6 +231,12 @@ integrations:
     ['a secret that is not a variable name', 'webhook:\n  secrets: [{ env: 1SECRET }]\n', 'webhook.secrets[0].env', /environment variable name such as FLOWTRIQ_WEBHOOK_SECRET/],
     ['three webhook secrets', 'webhook:\n  secrets: [{ env: A }, { env: B }, { env: C }]\n', 'webhook.secrets', /at most two secrets \(current and next, for rotation\)/],
     ['no webhook secret', 'webhook:\n  secrets: []\n', 'webhook.secrets', /configure at least one webhook secret/],
+    ['a headers timeout longer than the request timeout', 'server:\n  headersTimeout: 30s\n  requestTimeout: 20s\n', 'server.headersTimeout', /30s is longer than server\.requestTimeout \(20s\).*lower headersTimeout or raise requestTimeout/],
+    ['a headers timeout longer than the default request timeout', 'server:\n  headersTimeout: 1m\n', 'server.headersTimeout', /1m is longer than server\.requestTimeout \(15s\)/],
+    ['a headers timeout out of range', 'server:\n  headersTimeout: 5m\n', 'server.headersTimeout', /5m is out of range; use between 1s and 2m/],
+    ['a request timeout below a second', 'server:\n  requestTimeout: 500ms\n', 'server.requestTimeout', /500ms is out of range; use between 1s and 10m/],
+    ['a keep-alive timeout of 0 (Node would never close idle connections)', 'server:\n  keepAliveTimeout: 0\n', 'server.keepAliveTimeout', /0ms is out of range; use between 1s and 10m/],
+    ['maxConnections 0', 'server:\n  maxConnections: 0\n', 'server.maxConnections', /use between 1 and 65535 connections/],
   ])('on %s', (_case, text, path, fix) => {
     // Act
     const error = configError(() => parseConfigText(text, '/srv/relay/relay.config.yaml'));
@@ -293,7 +306,7 @@ describe('loadConfig: defaults', () => {
 
     // Assess
     expect(config).toEqual({
-      server: { host: '127.0.0.1', port: 8787 },
+      server: { host: '127.0.0.1', port: 8787, headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 5_000, maxConnections: 256 },
       webhook: { secrets: [{ env: 'FLOWTRIQ_WEBHOOK_SECRET', optional: false }], replayWindow: 300_000 },
       flowtriq: { baseUrl: 'https://flowtriq.com/api/v1', timeout: 5_000 },
       blocking: { minConfidence: 80, acceptUnscored: true, maxIpsPerIncident: 1000, neverBlock: [], protectNodeSubnet: false },

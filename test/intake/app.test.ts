@@ -1,3 +1,5 @@
+import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import { handle } from 'hono/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createIntakeApp } from '../../lib/intake/app.ts';
 import { decodeJob } from '../../lib/engine/job.ts';
@@ -296,6 +298,33 @@ describe('webhook intake', () => {
     expect(() => createIntakeApp({ secrets: [], queue: new MemoryQueue(), logger: new RecordingLogger() })).toThrow(
       /secret/,
     );
+  });
+
+  it('logs the Function URL source IP with a refused webhook in Lambda, and no address elsewhere', async () => {
+    // Prepare: the app behind the real hono/aws-lambda adapter, as functions/webhook.ts serves it.
+    const { app, logger } = setup();
+    const handler = handle(app) as unknown as (event: LambdaFunctionURLEvent, context: Context) => Promise<{ statusCode: number }>;
+    const body = JSON.stringify(fixture('attack_start'));
+    const event = {
+      version: '2.0',
+      rawPath: '/webhooks/flowtriq',
+      rawQueryString: '',
+      headers: { 'content-type': 'application/json', 'x-flowtriq-signature': signFlowtriq('forged', body), host: 'relay.lambda-url.on.aws' },
+      requestContext: { http: { method: 'POST', path: '/webhooks/flowtriq', protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'x' } },
+      body,
+      isBase64Encoded: false,
+    } as unknown as LambdaFunctionURLEvent;
+
+    // Act
+    const result = await handler(event, {} as Context);
+    await app.request(signedRequest(body, { secret: 'forged' }));
+
+    // Assess
+    expect(result.statusCode).toBe(401);
+    const [lambda, plain] = logger.lines.filter((line) => line.message === 'webhook');
+    expect(lambda?.attributes).toMatchObject({ status: 401, clientAddress: '198.51.100.7' });
+    expect(plain?.attributes.status).toBe(401);
+    expect(plain?.attributes).not.toHaveProperty('clientAddress');
   });
 
   it('never logs the secret or the signature', async () => {

@@ -22,9 +22,10 @@ afterEach(async () => {
 async function start(options_: { queueDown?: boolean } = {}) {
   const sent: OutgoingMessage[] = [];
   const seen = new Set<string>();
+  const logger = new RecordingLogger();
   const options: IntakeOptions = {
     secrets: [TEST_SECRET],
-    logger: new RecordingLogger(),
+    logger,
     queue: {
       async send(message) {
         if (options_.queueDown) throw new QueueUnavailableError('disk full');
@@ -40,7 +41,7 @@ async function start(options_: { queueDown?: boolean } = {}) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  return { url, sent };
+  return { url, sent, logger };
 }
 
 function freshEvent(): string {
@@ -150,6 +151,39 @@ describe('Node listener (one-box adapter)', () => {
     expect(get.headers.get('allow')).toBe('POST');
     expect(missing.status).toBe(404);
     expect(await health.json()).toEqual({ ok: true });
+  });
+
+  it.each<[string, number, Record<string, string>, string]>([
+    ['a forged signature', 401, { 'x-flowtriq-signature': signFlowtriq('wrong', 'x') }, ''],
+    ['a non-JSON content type', 415, { 'content-type': 'text/plain' }, ''],
+    ['a declared oversized body', 413, {}, 'x'.repeat(2_000)],
+  ])('logs the client address with the refusal of %s', async (_case, status, headers, oversized) => {
+    // Prepare
+    const { url, logger } = await start();
+
+    // Act
+    const response = await post(url, oversized || freshEvent(), headers);
+    await response.arrayBuffer();
+
+    // Assess
+    expect(response.status).toBe(status);
+    const lines = logger.lines.filter((line) => line.message === 'webhook');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'warn', attributes: { status, clientAddress: '127.0.0.1' } });
+  });
+
+  it('logs the client address with an accepted event too', async () => {
+    // Prepare
+    const { url, logger } = await start();
+
+    // Act
+    await (await post(url, freshEvent())).arrayBuffer();
+
+    // Assess
+    expect(logger.lines.find((line) => line.message === 'webhook')).toMatchObject({
+      level: 'info',
+      attributes: { status: 202, outcome: 'accepted', clientAddress: '127.0.0.1' },
+    });
   });
 
   it('ignores a query string on the webhook path', async () => {
