@@ -11,9 +11,12 @@
  * and no socket is opened (the simulator's in-process transport).
  *
  * Targets: 1,000 IPs added and removed in at most 8 device requests; 10,000
- * IPs added in at most 15 s of simulated time.
+ * IPs added in at most 15 s of simulated time. Removing 10,000 IPs cannot
+ * take less than 10 s here: each removed entry costs 1 ms, so the adapter's
+ * remove is its floor plus one request per script and the read-back.
  *
- * Prints nothing; throws if any add or remove did not fully succeed.
+ * Prints nothing; throws if any add or remove did not fully succeed, or if
+ * the simulator flagged a duplicate write or a touched operator entry.
  */
 import { routerosIntegrationSchema } from '../../lib/config/schema.ts';
 import { RouterOsProvider } from '../../lib/providers/routeros/provider.ts';
@@ -70,6 +73,17 @@ function assertEmpty(sim: RouterOsSimulator, label: string): void {
   if (left !== 0) throw new Error(`routeros bench (${label}): ${left} entries left on the list after remove`);
 }
 
+/** The adapter must never write the same thing twice nor touch an operator's entry. */
+function assertCareful(sim: RouterOsSimulator, label: string): void {
+  const { duplicateWrites, foreignTouched, scripts } = sim.device;
+  const identical = scripts.length - new Set(scripts).size;
+  if (duplicateWrites > 0 || foreignTouched > 0 || identical > 0) {
+    throw new Error(
+      `routeros bench (${label}): ${duplicateWrites} duplicate writes, ${identical} identical scripts, ${foreignTouched} operator entries touched`,
+    );
+  }
+}
+
 async function relay(ips: string[]): Promise<DeviceBenchRow> {
   const sim = simulator();
   const config = routerosIntegrationSchema.parse({
@@ -95,6 +109,7 @@ async function relay(ips: string[]): Promise<DeviceBenchRow> {
     if (failed > 0) throw new Error(`routeros bench (relay remove ${ips.length}): ${failed} failed`);
   });
   assertEmpty(sim, `relay ${ips.length}`);
+  assertCareful(sim, `relay ${ips.length}`);
   await sim.close();
   return row(ips.length, 'relay', add, remove);
 }

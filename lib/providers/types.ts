@@ -18,8 +18,8 @@
  * A blocklist provider touches only entries the relay added. Where the
  * device stores a per-entry description (pfSense `detail`, RouterOS
  * `comment`), every entry the relay adds carries the relay's mark
- * (`RELAY_MARK`, see lib/providers/mark.ts); anything else in the list is the
- * operator's and is never changed or removed.
+ * (lib/providers/pfsense/mark.ts; RouterOS: `options.comment`); anything
+ * else in the list is the operator's and is never changed or removed.
  *
  * - `add`: an address the device already lists under an entry that is not
  *   the relay's is answered `{ ok: true, foreign: true }`: nothing is added,

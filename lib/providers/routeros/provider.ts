@@ -5,6 +5,29 @@
  * named `options.list`) that the operator's drop rule references. Every entry
  * carries `options.comment`; only entries with that comment are ever removed.
  *
+ * ## Ownership
+ *
+ * The relay's entries are the ones with `options.comment`; every other entry
+ * of the list is the operator's and is never removed or changed (RouterOS
+ * keeps one entry per list + address, so an address the operator already
+ * lists cannot get a second, relay-marked one).
+ *
+ * - add: the list is read first (one GET per address family in the batch).
+ *   An address already listed under the relay's comment is answered ok with
+ *   its `.id` and nothing is sent for it (a retried batch, `resumed` or not,
+ *   writes nothing twice; RouterOS has no separate commit step, so `resumed`
+ *   needs nothing else here); its timeout is refreshed when it would expire
+ *   well before the relay wants. An address listed under any other comment,
+ *   or none, is answered `{ ok: true, foreign: true }` and no add is sent.
+ * - remove: only ever matches entries with the relay's comment.
+ * - list: every single-address entry of the list (IPv4 and IPv6), `owned`
+ *   when it carries the relay's comment; CIDR blocks wider than one host,
+ *   ranges and DNS names are left out.
+ *
+ * Addresses read from the router are parsed and compared in canonical form,
+ * so an IPv6 host printed as `2001:db8::1`, `2001:db8::1/128` or in any other
+ * spelling or case is the same address.
+ *
  * ## Script mode (default)
  *
  * RouterOS serves REST requests one at a time, so one PUT per IP is slow.
@@ -12,20 +35,24 @@
  * `as-string` (synchronous), at most `options.scriptChunk` addresses and
  * {@link MAX_SCRIPT_BYTES} per script (see ./script.ts for the exact
  * lines and how every value is checked before it is written into one).
+ * Each script is sent once; a retry is the reconciler's decision.
  *
- * - add: each entry gets `timeout=` from its `expiresAt`, so the router drops
- *   it by itself if the relay disappears. Then the list is read back: an
- *   address on the list counts as present whoever added it ("already have
- *   such entry"); the relay's own entry whose remaining timeout is shorter
- *   than wanted gets its timeout refreshed.
+ * - add: only addresses not on the list are written, each with `timeout=`
+ *   from its `expiresAt`, so the router drops it by itself if the relay
+ *   disappears. A line prints `ok i` only after RouterOS accepted its add,
+ *   so the list is read back only when some line did not (no `.id` is
+ *   returned for lines that did: `ref` is optional); an address that turned
+ *   up under another comment in between ("already have such entry") is
+ *   then found to be foreign.
  * - remove: `remove [find where list=… and address=… and comment=…]` per
- *   address, then the relay's entries are read back; any still there are
- *   deleted by `.id`.
+ *   address (IPv6: both the bare and the `/128` form), then the relay's
+ *   entries are read back; any of the batch still there (another spelling)
+ *   are deleted by `.id`.
  *
  * ## Per-entry mode
  *
- * For users whose group may not run scripts: `PUT` per address, one `GET` of
- * the list, `DELETE` per `.id`, at most `options.concurrency` at once (the
+ * For users whose group may not run scripts: the same read first, `PUT` per
+ * address not on the list, one `GET` of the list, `DELETE` per `.id`, at most `options.concurrency` at once (the
  * first request always alone, so bad credentials cost one failed login).
  * Script mode falls back to it by itself when `/execute` answers that the
  * user lacks the permission (the health check says so, and returns to script
@@ -35,7 +62,8 @@
  * ## Failures
  *
  * 401 stops the batch at once (no further request) with a non-retryable
- * ProviderError. Timeouts, refused connections and 5xx stop the batch with a
+ * ProviderError. When the list cannot be read before adding, the add batch
+ * fails as a whole and nothing is written. Timeouts, refused connections and 5xx stop the batch with a
  * retryable one. RouterOS's 60 s command limit ("Session closed") is
  * retryable and suggests a smaller `scriptChunk`. A batch-level failure is
  * thrown only when no entry of the batch succeeded; otherwise each entry
@@ -162,11 +190,11 @@ class Batch {
     });
   }
 
-  settle(target: Target, result: { ok: true; ref?: string } | { ok: false; error: string }): void {
+  settle(target: Target, result: { ok: true; ref?: string; foreign?: true } | { ok: false; error: string }): void {
     for (const position of target.positions) {
       const ip = this.#entries[position]!.ip;
       this.results[position] = result.ok
-        ? { ip, ok: true, ...(result.ref === undefined ? {} : { ref: result.ref }) }
+        ? { ip, ok: true, ...(result.ref === undefined ? {} : { ref: result.ref }), ...(result.foreign ? { foreign: true as const } : {}) }
         : { ip, ok: false, error: result.error };
     }
   }
@@ -274,13 +302,21 @@ export class RouterOsProvider implements BlocklistProvider {
     const batch = new Batch(entries, this.#now());
     if (batch.targets.length === 0) return batch.finish();
     if (this.#configProblem !== undefined) return batch.failAll(this.#configProblem);
-    const targets = batch.targets;
+
+    // Read the list first: what is already there is not written again. A failure here fails the batch, nothing sent.
+    const before = await this.#readBack(familiesOf(batch.targets), false, ctx);
+    const refresh: Array<{ target: Target; entry: DeviceEntry }> = [];
+    const targets: Target[] = [];
+    for (const target of batch.targets) {
+      const present = before.get(target.address);
+      if (present === undefined || present.length === 0) targets.push(target);
+      else this.#settlePresent(batch, target, present, refresh);
+    }
 
     let failure: RouterOsError | undefined;
     let reachable = true;
     let perEntry = targets;
-    const scripted = this.#useScripts();
-    if (scripted) {
+    if (this.#useScripts() && targets.length > 0) {
       const phase = await this.#runScripts('add', targets, ctx);
       failure = phase.failure;
       reachable = phase.reachable;
@@ -292,14 +328,15 @@ export class RouterOsProvider implements BlocklistProvider {
       reachable &&= put.reachable;
     }
 
-    // Read back: always after scripts; after PUTs only when one was not a plain success.
-    const needsReadBack = scripted || targets.some((target) => target.mark.state !== 'ok');
+    // Read back only when a line or PUT was not a plain success: a script prints "ok i" only after RouterOS
+    // accepted that add, and a PUT answers the created entry.
+    const needsReadBack = targets.some((target) => target.mark.state !== 'ok');
     let device: DeviceView | undefined;
     let readFailure: RouterOsError | undefined;
     if (needsReadBack && reachable) {
       try {
         // The relay's own entries first; the whole list only for addresses still unaccounted for
-        // (present under another comment: "already have such entry").
+        // (added under another comment meanwhile: "already have such entry").
         device = await this.#readBack(familiesOf(targets), true, ctx);
         const missing = targets.filter((target) => !device!.has(target.address));
         if (missing.length > 0) {
@@ -317,29 +354,33 @@ export class RouterOsProvider implements BlocklistProvider {
       }
     }
 
-    const refresh: Array<{ target: Target; entry: DeviceEntry }> = [];
     for (const target of targets) {
       if (device !== undefined) {
         const present = device.get(target.address) ?? [];
-        if (present.length > 0) {
-          const mine = present.find((entry) => entry.ours);
-          batch.settle(target, mine === undefined ? { ok: true } : { ok: true, ref: mine.id });
-          if (mine?.timeoutSeconds !== undefined && mine.timeoutSeconds + REFRESH_SLACK_SECONDS < target.timeoutSeconds) {
-            refresh.push({ target, entry: mine });
-          }
-        } else {
-          batch.settle(target, { ok: false, error: this.#absentAfterAdd(target.mark) });
-        }
+        if (present.length > 0) this.#settlePresent(batch, target, present, refresh);
+        else batch.settle(target, { ok: false, error: this.#absentAfterAdd(target.mark) });
         continue;
       }
       const mark = target.mark;
       if (mark.state === 'ok') batch.settle(target, mark.ref === undefined ? { ok: true } : { ok: true, ref: mark.ref });
-      else if (mark.state === 'dup') batch.settle(target, { ok: true });
       else batch.settle(target, { ok: false, error: this.#markError(mark, readFailure) });
     }
     if (refresh.length > 0) await this.#refresh(refresh, ctx);
     if (failure !== undefined && !batch.anyOk()) throw failure;
     return batch.finish();
+  }
+
+  /** An address the list holds: the relay's entry (ok, its id; refreshed when short), or someone else's (foreign). */
+  #settlePresent(batch: Batch, target: Target, present: DeviceEntry[], refresh: Array<{ target: Target; entry: DeviceEntry }>): void {
+    const mine = present.find((entry) => entry.ours);
+    if (mine === undefined) {
+      batch.settle(target, { ok: true, foreign: true });
+      return;
+    }
+    batch.settle(target, { ok: true, ref: mine.id });
+    if (mine.timeoutSeconds !== undefined && mine.timeoutSeconds + REFRESH_SLACK_SECONDS < target.timeoutSeconds) {
+      refresh.push({ target, entry: mine });
+    }
   }
 
   async remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
@@ -397,16 +438,15 @@ export class RouterOsProvider implements BlocklistProvider {
     return batch.finish();
   }
 
-  /** The relay's entries on the router (IPv4 and IPv6 lists), canonical addresses. */
+  /** Every single-address entry of the list (IPv4 and IPv6), canonical addresses, `owned` when it carries the relay's comment. */
   async list(ctx: ProviderContext): Promise<ProviderDeviceEntry[]> {
     if (this.#configProblem !== undefined) {
       throw new RouterOsError('config', this.#configProblem, { retryable: false });
     }
-    const device = await this.#readBack([4, 6], true, ctx);
+    const device = await this.#readBack([4, 6], false, ctx);
     const out: ProviderDeviceEntry[] = [];
     for (const [address, entries] of device) {
-      const first = entries[0];
-      out.push(first === undefined ? { ip: address, owned: true } : { ip: address, ref: first.id, owned: true });
+      for (const entry of entries) out.push({ ip: address, ref: entry.id, owned: entry.ours });
     }
     return out;
   }
@@ -726,8 +766,9 @@ export class RouterOsProvider implements BlocklistProvider {
     const unverified = readFailure === undefined ? '' : ` (not verified: ${readFailure.message})`;
     switch (mark.state) {
       case 'ok':
-      case 'dup':
         return `not verified: ${readFailure?.message ?? 'no read-back'}`;
+      case 'dup':
+        return `RouterOS answered "already have such entry", but whose entry it is could not be read: ${readFailure?.message ?? 'no read-back'}`;
       case 'err':
         return `${mark.error ?? 'RouterOS refused the command (the script gives no reason)'}${unverified}`;
       case 'unknown':

@@ -21,9 +21,23 @@
  * :put "done n"
  * ```
  *
- * IPv6 addresses use `/ipv6/firewall/address-list`. The last line confirms
- * the script ran to its end. Output comes back as `{"ret":"ok 0\r\nok 1\r\n…"}`.
- * RouterOS gives an `on-error` block no reason, so `err` carries none.
+ * IPv6 addresses use `/ipv6/firewall/address-list`. RouterOS v7 prints an
+ * IPv6 host entry as `2001:db8::1/128`, and whether `find where address=`
+ * compares typed values or text is not documented, so remove and refresh
+ * lines for IPv6 match both forms, with one command for each inside the same
+ * `:do` (a `find` that matches nothing removes nothing and is no error):
+ *
+ * ```
+ * :do {/ipv6/firewall/address-list/remove [find where list="L" and address="A" and comment="C"];/ipv6/firewall/address-list/remove [find where list="L" and address="A/128" and comment="C"];:put "ok i"} on-error={:put "err i"}
+ * ```
+ *
+ * Any other spelling the router might print is caught by the adapter's
+ * read-back, which parses what it reads and deletes leftovers by `.id`.
+ * Adds write the bare canonical address (RouterOS stores it as a /128 host).
+ *
+ * The last line confirms the script ran to its end. Output comes back as
+ * `{"ret":"ok 0\r\nok 1\r\n…"}`. RouterOS gives an `on-error` block no
+ * reason, so `err` carries none.
  */
 import { RouterOsUnsafeValueError } from './errors.ts';
 
@@ -114,22 +128,26 @@ export function scriptLine(operation: ScriptOperation, index: number, scope: Scr
   const address = scriptAddress(item.family, item.address);
   const path = menu(item.family);
   const i = scriptIndex(index);
-  const find = `[find where list="${list}" and address="${address}" and comment="${comment}"]`;
-  let command: string;
+  // Both forms RouterOS may print an IPv6 host in; IPv4 hosts print bare.
+  const forms = item.family === 6 ? [address, `${address}/128`] : [address];
+  const find = (form: string) => `[find where list="${list}" and address="${form}" and comment="${comment}"]`;
+  let commands: string[];
   switch (operation) {
     case 'add':
-      command = `${path}/add list="${list}" address="${address}" timeout=${scriptTimeout(item.timeout)} comment="${comment}"`;
+      commands = [`${path}/add list="${list}" address="${address}" timeout=${scriptTimeout(item.timeout)} comment="${comment}"`];
       break;
     case 'remove':
-      command = `${path}/remove ${find}`;
+      commands = forms.map((form) => `${path}/remove ${find(form)}`);
       break;
-    case 'refresh':
-      command = `${path}/set ${find} timeout=${scriptTimeout(item.timeout)}`;
+    case 'refresh': {
+      const timeout = scriptTimeout(item.timeout);
+      commands = forms.map((form) => `${path}/set ${find(form)} timeout=${timeout}`);
       break;
+    }
     default:
       throw new RouterOsUnsafeValueError('operation', 'add, remove or refresh');
   }
-  return `:do {${command};:put "ok ${i}"} on-error={:put "err ${i}"}`;
+  return `:do {${commands.join(';')};:put "ok ${i}"} on-error={:put "err ${i}"}`;
 }
 
 /** Joins lines into a script that ends by printing `done <count>`. */

@@ -23,15 +23,17 @@ const HOUR = 3_600_000;
 const LIST = 'flowtriq_blocked';
 const TAG = 'flowtriq-relay';
 
+/** One command the adapter may write (IPv6 remove/set lines hold two: the bare and the /128 form). */
+const SCRIPT_COMMAND = [
+  String.raw`/ip(?:v6)?/firewall/address-list/(?:`,
+  String.raw`add list="[A-Za-z0-9_.-]+" address="[0-9a-f:.]+" timeout=[0-9wdhms]+ comment="[A-Za-z0-9_.:-]+"`,
+  String.raw`|remove \[find where list="[A-Za-z0-9_.-]+" and address="[0-9a-f:.]+(?:/128)?" and comment="[A-Za-z0-9_.:-]+"\]`,
+  String.raw`|set \[find where list="[A-Za-z0-9_.-]+" and address="[0-9a-f:.]+(?:/128)?" and comment="[A-Za-z0-9_.:-]+"\] timeout=[0-9wdhms]+`,
+  String.raw`)`,
+].join('');
 /** Every line the adapter may put into a script, and nothing else. */
 const SCRIPT_LINE = new RegExp(
-  [
-    String.raw`^:do \{/ip(?:v6)?/firewall/address-list/(?:`,
-    String.raw`add list="[A-Za-z0-9_.-]+" address="[0-9a-f:.]+" timeout=[0-9wdhms]+ comment="[A-Za-z0-9_.:-]+"`,
-    String.raw`|remove \[find where list="[A-Za-z0-9_.-]+" and address="[0-9a-f:.]+" and comment="[A-Za-z0-9_.:-]+"\]`,
-    String.raw`|set \[find where list="[A-Za-z0-9_.-]+" and address="[0-9a-f:.]+" and comment="[A-Za-z0-9_.:-]+"\] timeout=[0-9wdhms]+`,
-    String.raw`);:put "ok [0-9]+"\} on-error=\{:put "err [0-9]+"\}$|^:put "done [0-9]+"$`,
-  ].join(''),
+  String.raw`^:do \{${SCRIPT_COMMAND}(?:;${SCRIPT_COMMAND})?;:put "ok [0-9]+"\} on-error=\{:put "err [0-9]+"\}$|^:put "done [0-9]+"$`,
 );
 
 let sim: RouterOsSimulator | undefined;
@@ -127,7 +129,9 @@ function v4(address?: string): Array<Record<string, string>> {
 }
 
 describe('RouterOsProvider add (script mode)', () => {
-  it('adds IPv4 and IPv6 addresses in one script with the relay comment and reads both lists back', async () => {
+  // Was: read both lists back after the script (list: 2 afterwards, refs from the read-back). Now both lists are
+  // read before writing (to skip what is there) and a line that printed "ok" is not read back: no ref.
+  it('reads both lists first, then adds IPv4 and IPv6 addresses in one script with the relay comment', async () => {
     // Prepare
     await start();
     const routeros = provider();
@@ -137,12 +141,14 @@ describe('RouterOsProvider add (script mode)', () => {
 
     // Assess
     expect(results).toEqual([
-      { ip: '198.51.100.7', ok: true, ref: expect.stringMatching(/^\*[0-9A-F]+$/) },
-      { ip: '2001:db8::1', ok: true, ref: expect.stringMatching(/^\*[0-9A-F]+$/) },
+      { ip: '198.51.100.7', ok: true },
+      { ip: '2001:db8::1', ok: true },
     ]);
     expect(v4()).toEqual([expect.objectContaining({ address: '198.51.100.7', comment: TAG, timeout: '1h', dynamic: 'true' })]);
     expect(sim!.device.entries(6, LIST)).toEqual([expect.objectContaining({ address: '2001:db8::1/128', comment: TAG, timeout: '1h' })]);
     expect(sim!.device.counters).toMatchObject({ execute: 1, list: 2, put: 0 });
+    expect(sim!.device.log.map((entry) => entry.method)).toEqual(['GET', 'GET', 'POST']);
+    expect(sim!.device.duplicateWrites).toBe(0);
     expect(sim!.device.scripts[0]).toContain('/ipv6/firewall/address-list/add list="flowtriq_blocked" address="2001:db8::1"');
     for (const line of sim!.device.scripts[0]!.split('\n')) expect(line).toMatch(SCRIPT_LINE);
   });
@@ -167,17 +173,20 @@ describe('RouterOsProvider add (script mode)', () => {
     expect(v4().map((entry) => entry.timeout)).toEqual(['1d1h1m1s', '35w3d13h13m56s', '1s']);
   });
 
-  it('counts an address already on the list as present, whoever added it, and leaves that entry untouched', async () => {
+  // Was: sent the add anyway (refused: "already have such entry") and answered a plain ok.
+  it('answers an address the operator already lists as foreign, sends no add for it and leaves that entry untouched', async () => {
     // Prepare
     await start();
-    sim!.device.seed(4, { list: LIST, address: '198.51.100.7', comment: 'admin' });
+    sim!.device.adminAdd(4, { list: LIST, address: '198.51.100.7', comment: 'admin' });
 
     // Act
     const results = await provider().add(entries('198.51.100.7'), context());
 
     // Assess
-    expect(results).toEqual([{ ip: '198.51.100.7', ok: true }]);
-    expect(sim!.device.counters).toMatchObject({ execute: 1, list: 2 });
+    expect(results).toEqual([{ ip: '198.51.100.7', ok: true, foreign: true }]);
+    expect(sim!.device.counters).toMatchObject({ execute: 0, list: 1, put: 0 });
+    expect(sim!.device.duplicateWrites).toBe(0);
+    expect(sim!.device.foreignTouched).toBe(0);
     expect(v4()).toEqual([expect.objectContaining({ address: '198.51.100.7', comment: 'admin', dynamic: 'false' })]);
     expect(v4()[0]).not.toHaveProperty('timeout');
   });
@@ -193,8 +202,10 @@ describe('RouterOsProvider add (script mode)', () => {
     // Assess
     expect(results).toEqual([{ ip: '198.51.100.8', ok: true, ref: expect.stringMatching(/^\*/) }]);
     expect(v4('198.51.100.8')[0]?.timeout).toBe('1h');
-    expect(sim!.device.counters.execute).toBe(2);
-    expect(sim!.device.scripts[1]).toContain('/ip/firewall/address-list/set [find where list="flowtriq_blocked" and address="198.51.100.8"');
+    // Was 2 scripts (a refused add, then the refresh): the entry is found before writing, so only the refresh is sent.
+    expect(sim!.device.counters.execute).toBe(1);
+    expect(sim!.device.scripts[0]).toContain('/ip/firewall/address-list/set [find where list="flowtriq_blocked" and address="198.51.100.8"');
+    expect(sim!.device.duplicateWrites).toBe(0);
   });
 
   it('returns one result per entry in the caller\'s order, writing a repeated address once', async () => {
@@ -320,23 +331,47 @@ describe('RouterOsProvider per-entry mode', () => {
     // Assess
     expect(added.every((result) => result.ok && result.ref !== undefined)).toBe(true);
     expect(removed.every((result) => result.ok)).toBe(true);
-    expect(afterAdd).toMatchObject({ put: 10, list: 0, execute: 0 });
-    expect(sim!.device.counters).toMatchObject({ put: 10, list: 1, delete: 10, execute: 0 });
+    // The list is read once before adding (was: list 0 after the add).
+    expect(afterAdd).toMatchObject({ put: 10, list: 1, execute: 0 });
+    expect(sim!.device.counters).toMatchObject({ put: 10, list: 2, delete: 10, execute: 0 });
     expect(state.maxInFlight).toBe(3);
     expect(v4()).toEqual([]);
   });
 
-  it('counts "already have such entry" as present', async () => {
+  // Was: PUT anyway and count "already have such entry" as a plain ok.
+  it('answers an operator\'s address as foreign without a PUT for it', async () => {
     // Prepare
     await start();
-    sim!.device.seed(4, { list: LIST, address: '192.0.2.5', comment: 'admin' });
+    sim!.device.adminAdd(4, { list: LIST, address: '192.0.2.5', comment: 'admin' });
 
     // Act
     const results = await provider({ mode: 'per-entry' }).add(entries('192.0.2.5', '192.0.2.6'), context());
 
     // Assess
-    expect(results.map((result) => result.ok)).toEqual([true, true]);
+    expect(results).toEqual([
+      { ip: '192.0.2.5', ok: true, foreign: true },
+      { ip: '192.0.2.6', ok: true, ref: expect.stringMatching(/^\*/) },
+    ]);
+    expect(sim!.device.counters.put).toBe(1);
     expect(v4('192.0.2.5')[0]?.comment).toBe('admin');
+    expect(sim!.device.duplicateWrites).toBe(0);
+  });
+
+  it('answers "already have such entry" from a PUT as foreign once the read-back shows an operator\'s entry', async () => {
+    // Prepare
+    await start();
+    // The operator adds the address between the relay's read and its PUT.
+    const { transport } = tap(createDirectTransport(), (request) => {
+      if (request.method === 'PUT') sim!.device.adminAdd(4, { list: LIST, address: '192.0.2.7', comment: 'admin' });
+      return undefined;
+    });
+
+    // Act
+    const results = await provider({ mode: 'per-entry' }, { transport }).add(entries('192.0.2.7'), context());
+
+    // Assess
+    expect(results).toEqual([{ ip: '192.0.2.7', ok: true, foreign: true }]);
+    expect(v4()).toEqual([expect.objectContaining({ address: '192.0.2.7', comment: 'admin' })]);
   });
 
   it('falls back to per-entry by itself when /execute is forbidden, and says so in the health check', async () => {
@@ -616,7 +651,7 @@ describe('RouterOsProvider hostile input', () => {
 });
 
 describe('RouterOsProvider list and drift', () => {
-  it('lists the relay-tagged entries of both lists with canonical addresses', async () => {
+  it('lists the entries of both lists with canonical addresses, the relay\'s marked owned', async () => {
     // Prepare
     await start();
     const routeros = provider();
@@ -627,10 +662,11 @@ describe('RouterOsProvider list and drift', () => {
     // Act
     const listed = await routeros.list(context());
 
-    // Assess
+    // Assess (was: only the relay's entries; now every single-address entry with its owner)
     expect(listed.sort((a, b) => a.ip.localeCompare(b.ip))).toEqual([
-      { ip: '198.51.100.7', ref: expect.stringMatching(/^\*/) },
-      { ip: '2001:db8::1', ref: expect.stringMatching(/^\*/) },
+      { ip: '198.51.100.7', ref: expect.stringMatching(/^\*/), owned: true },
+      { ip: '2001:db8::1', ref: expect.stringMatching(/^\*/), owned: true },
+      { ip: '203.0.113.9', ref: expect.stringMatching(/^\*/), owned: false },
     ]);
   });
 
@@ -648,7 +684,7 @@ describe('RouterOsProvider list and drift', () => {
 
     // Assess
     expect(before).toHaveLength(4);
-    expect(after).toEqual([{ ip: '192.0.2.3', ref: expect.stringMatching(/^\*/) }]);
+    expect(after).toEqual([{ ip: '192.0.2.3', ref: expect.stringMatching(/^\*/), owned: true }]);
   });
 
   it('loses entries on the router when their timeout passes, without the relay', async () => {
@@ -694,7 +730,7 @@ describe('RouterOsProvider TLS', () => {
     const results = await provider({}, { tls }).add(entries('192.0.2.1'), context());
 
     // Assess
-    expect(results).toEqual([{ ip: '192.0.2.1', ok: true, ref: expect.stringMatching(/^\*/) }]);
+    expect(results).toEqual([{ ip: '192.0.2.1', ok: true }]);
   });
 
   it('trusts the CA bundle named by caFile', async () => {
@@ -804,5 +840,299 @@ describe('RouterOS intervals and script output', () => {
     // Assess
     expect(finished).toEqual({ lines: ['ok', 'err', undefined], complete: true, unexpected: 1 });
     expect(cut).toEqual({ lines: ['ok', undefined], complete: false, unexpected: 0 });
+  });
+});
+
+describe.each(['prefix128', 'bare'] as const)('RouterOsProvider IPv6 hosts listed as %s', (ipv6HostForm) => {
+  const listed = ipv6HostForm === 'bare' ? '2001:db8::1' : '2001:db8::1/128';
+
+  it('adds, lists, skips on a second add and removes an IPv6 host with the script alone', async () => {
+    // Prepare
+    await start({ ipv6HostForm });
+    const routeros = provider();
+
+    // Act
+    const added = await routeros.add(entries('2001:DB8:0:0::1'), context());
+    const onDevice = sim!.device.entries(6, LIST).map((entry) => entry.address);
+    const listedAfterAdd = await routeros.list(context());
+    const executesBefore = sim!.device.counters.execute;
+    const again = await routeros.add(entries('2001:db8::1'), context());
+    const executesAgain = sim!.device.counters.execute - executesBefore;
+    const removed = await routeros.remove(entries('2001:db8::1'), context());
+
+    // Assess
+    expect(added).toEqual([{ ip: '2001:DB8:0:0::1', ok: true }]);
+    expect(onDevice).toEqual([listed]);
+    expect(listedAfterAdd).toEqual([{ ip: '2001:db8::1', ref: expect.stringMatching(/^\*/), owned: true }]);
+    expect(again).toEqual([{ ip: '2001:db8::1', ok: true, ref: expect.stringMatching(/^\*/) }]);
+    expect(executesAgain).toBe(0);
+    expect(removed).toEqual([{ ip: '2001:db8::1', ok: true }]);
+    expect(sim!.device.entries(6, LIST)).toEqual([]);
+    expect(sim!.device.counters.delete).toBe(0);
+    expect(sim!.device.duplicateWrites).toBe(0);
+    expect(sim!.device.foreignTouched).toBe(0);
+  });
+
+  it('removes with one command per form in the same line, so either form is found', async () => {
+    // Prepare
+    await start({ ipv6HostForm });
+    sim!.device.adminAdd(6, { list: LIST, address: '2001:db8::1', comment: TAG });
+
+    // Act
+    await provider().remove(entries('2001:db8::1'), context());
+
+    // Assess
+    const script = sim!.device.scripts[0]!;
+    expect(script).toContain('remove [find where list="flowtriq_blocked" and address="2001:db8::1" and comment="flowtriq-relay"]');
+    expect(script).toContain('remove [find where list="flowtriq_blocked" and address="2001:db8::1/128" and comment="flowtriq-relay"]');
+    for (const line of script.split('\n')) expect(line).toMatch(SCRIPT_LINE);
+    expect(sim!.device.entries(6, LIST)).toEqual([]);
+    expect(sim!.device.counters.delete).toBe(0);
+  });
+
+  it('answers an operator\'s IPv6 host as foreign in any spelling and never removes it', async () => {
+    // Prepare
+    await start({ ipv6HostForm });
+    sim!.device.adminAdd(6, { list: LIST, address: '2001:db8::1', comment: 'admin' });
+    sim!.device.adminAdd(6, { list: LIST, address: '2001:db8::2' });
+    const routeros = provider();
+
+    // Act
+    const added = await routeros.add(entries('2001:0DB8::1', '2001:db8:0::2'), context());
+    const removed = await routeros.remove(entries('2001:db8::1', '2001:db8::2'), context());
+    const listing = await routeros.list(context());
+
+    // Assess
+    expect(added).toEqual([
+      { ip: '2001:0DB8::1', ok: true, foreign: true },
+      { ip: '2001:db8:0::2', ok: true, foreign: true },
+    ]);
+    expect(removed.every((result) => result.ok)).toBe(true);
+    expect(sim!.device.entries(6, LIST).map((entry) => [entry.address, entry.comment])).toEqual([
+      [listed, 'admin'],
+      [ipv6HostForm === 'bare' ? '2001:db8::2' : '2001:db8::2/128', undefined],
+    ]);
+    expect(listing.map((entry) => [entry.ip, entry.owned]).sort()).toEqual([
+      ['2001:db8::1', false],
+      ['2001:db8::2', false],
+    ]);
+    expect(sim!.device.scripts.some((script) => script.includes('/add '))).toBe(false);
+    expect(sim!.device.foreignTouched).toBe(0);
+    expect(sim!.device.duplicateWrites).toBe(0);
+  });
+
+  it('deletes by .id a relay IPv6 entry the remove script did not reach, leaving the operator\'s', async () => {
+    // Prepare
+    await start({ ipv6HostForm });
+    sim!.device.adminAdd(6, { list: LIST, address: '2001:db8::1', comment: TAG });
+    sim!.device.adminAdd(6, { list: LIST, address: '2001:db8::9', comment: 'admin' });
+    // A router whose find matched neither form: the script runs "ok" and removes nothing.
+    const { transport } = tap(createDirectTransport(), (request) =>
+      request.url.endsWith('/rest/execute') && scriptOf(request).includes('/remove ') ? json(200, { ret: 'ok 0\r\nok 1\r\ndone 2\r\n' }) : undefined,
+    );
+    const ctx = context();
+
+    // Act
+    const results = await provider({}, { transport }).remove(entries('2001:db8::1', '2001:db8::9'), ctx);
+
+    // Assess
+    expect(results).toEqual([
+      { ip: '2001:db8::1', ok: true },
+      { ip: '2001:db8::9', ok: true },
+    ]);
+    expect(sim!.device.counters.delete).toBe(1);
+    expect(sim!.device.entries(6, LIST).map((entry) => entry.comment)).toEqual(['admin']);
+    expect(sim!.device.foreignTouched).toBe(0);
+    expect(ctx.logger.messages()).toContain('routeros: relay entries still on the list after the remove script; deleting them by .id');
+  });
+
+  it('refreshes a short timeout of its own IPv6 entry in either form', async () => {
+    // Prepare
+    await start({ ipv6HostForm });
+    sim!.device.adminAdd(6, { list: LIST, address: '2001:db8::1', comment: TAG, timeout: '5m' });
+
+    // Act
+    const results = await provider().add(entries('2001:db8::1'), context());
+
+    // Assess
+    expect(results).toEqual([{ ip: '2001:db8::1', ok: true, ref: expect.stringMatching(/^\*/) }]);
+    expect(sim!.device.entries(6, LIST)[0]?.timeout).toBe('1h');
+    expect(sim!.device.scripts.map((script) => script.includes('/add '))).toEqual([false]);
+  });
+});
+
+describe('RouterOsProvider ownership', () => {
+  it('adds only the addresses not listed yet; operator entries with and without a comment are foreign and untouched', async () => {
+    // Prepare
+    await start();
+    sim!.device.adminAdd(4, { list: LIST, address: '192.0.2.1', comment: 'admin' });
+    sim!.device.adminAdd(4, { list: LIST, address: '192.0.2.2' });
+    sim!.device.adminAdd(4, { list: 'other-list', address: '192.0.2.3', comment: 'admin' });
+    const routeros = provider();
+
+    // Act
+    const added = await routeros.add(entries('192.0.2.1', '192.0.2.2', '192.0.2.3'), context());
+    const removed = await routeros.remove(entries('192.0.2.1', '192.0.2.2', '192.0.2.3'), context());
+
+    // Assess
+    expect(added).toEqual([
+      { ip: '192.0.2.1', ok: true, foreign: true },
+      { ip: '192.0.2.2', ok: true, foreign: true },
+      { ip: '192.0.2.3', ok: true },
+    ]);
+    expect(sim!.device.scripts[0]!.split('\n').filter((line) => line.includes('/add '))).toEqual([
+      expect.stringContaining('address="192.0.2.3"'),
+    ]);
+    expect(removed.every((result) => result.ok)).toBe(true);
+    expect(v4().map((entry) => [entry.address, entry.comment])).toEqual([
+      ['192.0.2.1', 'admin'],
+      ['192.0.2.2', undefined],
+    ]);
+    expect(sim!.device.entries(4, 'other-list')).toHaveLength(1);
+    expect(sim!.device.foreignTouched).toBe(0);
+    expect(sim!.device.duplicateWrites).toBe(0);
+  });
+
+  it.each([false, true])('sends nothing for a retried add of entries already on the list (resumed: %s) and answers ok', async (resumed) => {
+    // Prepare
+    await start();
+    const routeros = provider();
+    const batch = entries(...manyAddresses(50), '2001:db8::50');
+    await routeros.add(batch, context());
+    sim!.device.resetCounters();
+
+    // Act
+    const results = await routeros.add(batch.map((entry) => ({ ...entry, resumed })), context());
+
+    // Assess
+    expect(results.every((result) => result.ok && result.ref !== undefined && !('foreign' in result))).toBe(true);
+    expect(sim!.device.counters).toMatchObject({ execute: 0, put: 0, patch: 0, list: 2 });
+    expect(sim!.device.duplicateWrites).toBe(0);
+  });
+
+  it('fails the whole batch with a retryable error, and writes nothing, when the list cannot be read first', async () => {
+    // Prepare
+    await start();
+    const { transport } = tap(createDirectTransport(), (request) =>
+      request.method === 'GET' ? json(503, { error: 503, message: 'Service Unavailable' }) : undefined,
+    );
+
+    // Act
+    const outcome = provider({}, { transport }).add(entries('192.0.2.1'), context());
+
+    // Assess
+    await expect(outcome).rejects.toMatchObject({ retryable: true, status: 503 });
+    expect(sim!.device.scripts).toEqual([]);
+  });
+
+  it('lists single addresses only: CIDR blocks, ranges and DNS names are left out', async () => {
+    // Prepare
+    await start();
+    const { transport } = tap(createDirectTransport(), (request) => {
+      if (request.method !== 'GET') return undefined;
+      return request.url.includes('/ipv6/')
+        ? json(200, [
+            { '.id': '*20', address: '2001:db8::/64', comment: TAG },
+            { '.id': '*21', address: '2001:DB8::7/128', comment: TAG },
+          ])
+        : json(200, [
+            { '.id': '*1', address: '198.51.100.0/24', comment: TAG },
+            { '.id': '*2', address: '198.51.100.1-198.51.100.9', comment: TAG },
+            { '.id': '*3', address: 'example.com', comment: TAG },
+            { '.id': '*4', address: '198.51.100.7/32', comment: TAG },
+            { '.id': '*5', address: '203.0.113.9' },
+          ]);
+    });
+
+    // Act
+    const listed = await provider({}, { transport }).list(context());
+
+    // Assess
+    expect(listed).toEqual([
+      { ip: '198.51.100.7', ref: '*4', owned: true },
+      { ip: '203.0.113.9', ref: '*5', owned: false },
+      { ip: '2001:db8::7', ref: '*21', owned: true },
+    ]);
+  });
+});
+
+describe('RouterOsProvider writes each batch once', () => {
+  it('adds 2,000 addresses with distinct scripts and no duplicate write', async () => {
+    // Prepare
+    await start();
+    const batch = entries(...manyAddresses(2_000));
+
+    // Act
+    const results = await provider().add(batch, context());
+
+    // Assess
+    expect(results.every((result) => result.ok)).toBe(true);
+    expect(v4()).toHaveLength(2_000);
+    expect(new Set(sim!.device.scripts).size).toBe(sim!.device.scripts.length);
+    expect(sim!.device.scripts.join('\n').split('\n').filter((line) => line.includes('/add '))).toHaveLength(2_000);
+    expect(sim!.device.duplicateWrites).toBe(0);
+  });
+
+  it('removes 10,000 addresses in one call within the cost model\'s floor: 27 scripts + 1 read, ≤ 11 s simulated, no duplicate', async () => {
+    // Prepare: 35 ms per request, 1 ms per entry written, 0.1 ms per entry read (bench/devices/routeros.ts).
+    const local = RouterOsSimulator.inProcess({ username: USER, password: PASSWORD, cost: { requestMs: 35, entryMs: 1, readEntryMs: 0.1 } });
+    const routeros = new RouterOsProvider(
+      routerosIntegrationSchema.parse({
+        id: 'edge',
+        type: 'routeros',
+        options: { url: 'http://192.0.2.1', allowInsecureHttp: true },
+        secrets: { username: { env: 'U' }, password: { env: 'P' } },
+      }),
+      { username: USER, password: PASSWORD },
+      local.transport(),
+      {},
+      { now: () => NOW },
+    );
+    const batch = entries(...Array.from({ length: 10_000 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`));
+    await routeros.add(batch, context());
+    const requestsBefore = local.device.totalRequests;
+    const scriptsBefore = local.device.scripts.length;
+    const started = local.device.now();
+
+    // Act
+    const results = await routeros.remove(batch, context());
+
+    // Assess
+    const requests = local.device.totalRequests - requestsBefore;
+    const simulatedMs = local.device.now() - started;
+    const scripts = local.device.scripts.slice(scriptsBefore);
+    expect(results.every((result) => result.ok)).toBe(true);
+    expect(local.device.entries(4, LIST)).toEqual([]);
+    expect(requests).toBe(28);
+    expect(scripts).toHaveLength(27);
+    expect(new Set(scripts).size).toBe(scripts.length);
+    // 10,000 entries × 1 ms is the floor; the rest is one request cost per script and the read-back.
+    expect(simulatedMs).toBe(10_000 + requests * 35);
+    expect(simulatedMs).toBeLessThanOrEqual(11_000);
+    expect(local.device.duplicateWrites).toBe(0);
+    await local.close();
+  });
+});
+
+describe('RouterOsProvider against the simulator in real time over loopback HTTP', () => {
+  it('adds and removes at 35 ms per request + 1 ms per entry, taking the simulated time in wall time', async () => {
+    // Prepare
+    await start({ cost: { requestMs: 35, entryMs: 1 }, realDelayFactor: 1 });
+    const routeros = provider();
+    const batch = entries(...manyAddresses(40), '2001:db8::40');
+    const startedAt = performance.now();
+
+    // Act
+    const added = await routeros.add(batch, context());
+    const removed = await routeros.remove(batch, context());
+
+    // Assess
+    const wallMs = performance.now() - startedAt;
+    expect(added.every((result) => result.ok)).toBe(true);
+    expect(removed.every((result) => result.ok)).toBe(true);
+    expect(sim!.device.now()).toBe(sim!.device.totalRequests * 35 + 41 + 42);
+    expect(wallMs).toBeGreaterThanOrEqual(sim!.device.now() - 5);
+    expect(sim!.maxConcurrent).toBe(1);
+    expect(sim!.device.duplicateWrites).toBe(0);
   });
 });

@@ -23,8 +23,32 @@
  * `entryMs`, each entry returned by a read by `readEntryMs`. Nothing sleeps
  * here; the HTTP front end (server.ts) serves requests one at a time and can
  * optionally wait the cost in real time.
+ *
+ * ## Flags: what a careful client must not do
+ *
+ * Counters a test reads (and logs saying what each count was):
+ *
+ * - `duplicateWrites`: an add of an address the list already holds (what
+ *   RouterOS refuses with "already have such entry", over PUT, `…/add` or in
+ *   a script); a write request (PUT, PATCH, DELETE, POST, or a script that
+ *   touches an address-list) byte-identical to one still in flight (queued
+ *   or being served; the front end reports it); or byte-identical to one
+ *   served less than `duplicateWindowMs` of wall-clock time ago.
+ * - `foreignTouched`: the client removed or changed an entry that does not
+ *   carry `relayComment` (the operator's own entries).
+ *
+ * The operator's own changes go through `adminAdd` / `adminRemove` and are
+ * never flagged.
  */
-import { AddressTable, CommandFailure, type Fields, formatId, parseId, type TableEntry } from './address-table.ts';
+import {
+  AddressTable,
+  CommandFailure,
+  type Fields,
+  formatId,
+  type Ipv6HostForm,
+  parseId,
+  type TableEntry,
+} from './address-table.ts';
 import { parseScript, runScript, ScriptSyntaxError, SessionClosed } from './script.ts';
 
 export interface CostModel {
@@ -42,6 +66,29 @@ export interface DeviceOptions {
   cost?: Partial<CostModel>;
   /** RouterOS stops a command after 60 s. */
   sessionLimitMs?: number;
+  /** How IPv6 host entries are printed: `2001:db8::1/128` (default) or `2001:db8::1`. */
+  ipv6HostForm?: Ipv6HostForm;
+  /** The relay's comment; entries without it are the operator's (default `flowtriq-relay`). */
+  relayComment?: string;
+  /** A write byte-identical to one served this recently (wall clock, ms) is a duplicate (default 2,000). */
+  duplicateWindowMs?: number;
+}
+
+/** Why a write was flagged as a duplicate. */
+export type DuplicateReason = 'already-in-list' | 'in-flight' | 'repeated';
+
+/**
+ * The identity of a write request (method, path with query, body), or
+ * undefined for a read. A script is a write when it names an address-list
+ * menu (the health probe `:put "…"` is not).
+ */
+export function writeKey(request: Pick<SimRequest, 'method' | 'path' | 'body'>): string | undefined {
+  const method = request.method.toUpperCase();
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  const path = request.path;
+  if (/\/print(?:\?|$)/.test(path)) return undefined;
+  if (path.startsWith('/rest/execute') && !request.body.includes('/firewall/address-list/')) return undefined;
+  return `${method} ${path}\n${request.body}`;
 }
 
 /** What the counters count. */
@@ -139,7 +186,17 @@ export class RouterOsDevice {
   /** Method, path (no query), status and cost of every request. */
   readonly log: Array<{ method: string; path: string; status: number; costMs: number }> = [];
   failedLogins = 0;
-  readonly #tables: Record<4 | 6, AddressTable> = { 4: new AddressTable(4, 0x10), 6: new AddressTable(6, 0x10) };
+  readonly relayComment: string;
+  readonly duplicateWindowMs: number;
+  /** Flagged duplicate writes (see the file comment); `duplicateLog` says what each was. */
+  duplicateWrites = 0;
+  readonly duplicateLog: Array<{ reason: DuplicateReason; detail: string }> = [];
+  /** Operator entries (without the relay's comment) the client removed or changed. */
+  foreignTouched = 0;
+  readonly foreignLog: Array<{ action: 'remove' | 'set'; family: 4 | 6; address: string; comment?: string }> = [];
+  readonly #tables: Record<4 | 6, AddressTable>;
+  /** Write identity → wall-clock ms it was last served. */
+  readonly #lastWrites = new Map<string, number>();
   #clock = 0;
   #jobs = 0xb500;
 
@@ -148,6 +205,27 @@ export class RouterOsDevice {
     this.password = options.password ?? 'relay-password';
     this.cost = { requestMs: 0, entryMs: 0, readEntryMs: 0, ...options.cost };
     this.sessionLimitMs = options.sessionLimitMs ?? 60_000;
+    this.relayComment = options.relayComment ?? 'flowtriq-relay';
+    this.duplicateWindowMs = options.duplicateWindowMs ?? 2_000;
+    const watcher = {
+      duplicateAdd: (family: 4 | 6, address: string) => this.#flagDuplicate('already-in-list', `IPv${family} ${address}: already have such entry`),
+      foreignTouched: (family: 4 | 6, entry: TableEntry, action: 'remove' | 'set') => {
+        this.foreignTouched += 1;
+        this.foreignLog.push({ action, family, address: entry.address, ...(entry.comment === undefined ? {} : { comment: entry.comment }) });
+      },
+    };
+    const tableOptions = { firstId: 0x10, ipv6HostForm: options.ipv6HostForm ?? 'prefix128', relayComment: this.relayComment, watcher };
+    this.#tables = { 4: new AddressTable(4, tableOptions), 6: new AddressTable(6, tableOptions) };
+  }
+
+  /** Records a write the front end saw arrive while an identical one was still in flight. */
+  flagInFlight(request: Pick<SimRequest, 'method' | 'path'>): void {
+    this.#flagDuplicate('in-flight', `${request.method} ${request.path.split('?')[0]} identical to one in flight`);
+  }
+
+  #flagDuplicate(reason: DuplicateReason, detail: string): void {
+    this.duplicateWrites += 1;
+    this.duplicateLog.push({ reason, detail });
   }
 
   /** The virtual clock, ms since the device started. */
@@ -174,9 +252,27 @@ export class RouterOsDevice {
     this.counters = emptyCounters();
   }
 
-  /** Adds an entry directly (as another admin would), e.g. one without the relay's comment. */
+  /** Adds an entry as the operator would (never flagged), e.g. one without the relay's comment. */
+  adminAdd(family: 4 | 6, fields: Fields): TableEntry {
+    return this.#tables[family].add(fields, this.#clock, 'admin');
+  }
+
+  /** Same as {@link adminAdd}. */
   seed(family: 4 | 6, fields: Fields): TableEntry {
-    return this.#tables[family].add(fields, this.#clock);
+    return this.adminAdd(family, fields);
+  }
+
+  /** Removes, as the operator, the entries of `address` (any spelling) on `list` (every list when omitted). Returns how many. */
+  adminRemove(family: 4 | 6, address: string, list?: string): number {
+    const table = this.#tables[family];
+    const printed = table.printed(address);
+    if (printed === undefined) return 0;
+    let removed = 0;
+    for (const entry of table.find({ address: printed }, this.#clock)) {
+      if (list !== undefined && entry.list !== list) continue;
+      if (table.remove(entry.id, 'admin')) removed += 1;
+    }
+    return removed;
   }
 
   /** The entries of one menu as GET prints them (all properties). */
@@ -189,8 +285,22 @@ export class RouterOsDevice {
       .map((entry) => table.print(entry, this.#clock));
   }
 
-  /** Serves one request (the caller serialises). */
-  handle(request: SimRequest): SimResponse {
+  /**
+   * Serves one request (the caller serialises). `inFlightDuplicate`: the
+   * front end saw an identical write still in flight when this one arrived
+   * (already flagged by {@link flagInFlight}; not counted again as repeated).
+   */
+  handle(request: SimRequest, arrival: { inFlightDuplicate?: boolean } = {}): SimResponse {
+    const key = writeKey(request);
+    if (key !== undefined) {
+      const wallNow = performance.now();
+      const last = this.#lastWrites.get(key);
+      if (!arrival.inFlightDuplicate && last !== undefined && wallNow - last < this.duplicateWindowMs) {
+        this.#flagDuplicate('repeated', `${request.method} ${request.path.split('?')[0]} identical to one served ${Math.round(wallNow - last)} ms before`);
+      }
+      this.#lastWrites.set(key, wallNow);
+      if (this.#lastWrites.size > 10_000) this.#lastWrites.delete(this.#lastWrites.keys().next().value!);
+    }
     const started = this.#clock;
     this.#clock += this.cost.requestMs;
     this.#expire();

@@ -7,7 +7,13 @@
  * Hooks: `setDown('refused' | 'unavailable' | 'hang' | false)` for a device
  * that is off (connection refused), answering 503, or accepting and never
  * answering; `realDelayFactor` makes each request also take its virtual cost
- * (times the factor) in real time.
+ * (times the factor) in real time, so a one-box relay can run against it over
+ * loopback HTTP at, say, 35 ms per request + 1 ms per entry
+ * (`{ cost: { requestMs: 35, entryMs: 1 }, realDelayFactor: 1 }`); `port`
+ * pins the port so a relay config can name the URL in advance.
+ *
+ * Both front ends report a write that arrives while a byte-identical write is
+ * still queued or being served (`device.duplicateWrites`, reason `in-flight`).
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -18,13 +24,15 @@ import {
   TransportTimeoutError,
 } from '../../../lib/transport/errors.ts';
 import type { HttpRequest, HttpResponse, Transport } from '../../../lib/transport/types.ts';
-import { type DeviceOptions, RouterOsDevice, type SimRequest, type SimResponse } from './device.ts';
+import { type DeviceOptions, RouterOsDevice, type SimRequest, type SimResponse, writeKey } from './device.ts';
 
 export interface RouterOsSimulatorOptions extends DeviceOptions {
   /** Serve HTTPS with this key and certificate. */
   tls?: { key: string; cert: string };
   /** Wait `costMs × factor` in real time per request (0, the default, never sleeps). */
   realDelayFactor?: number;
+  /** Listen on this port of 127.0.0.1 (default: an ephemeral one). */
+  port?: number;
 }
 
 export type DownMode = 'refused' | 'unavailable' | 'hang' | false;
@@ -38,6 +46,8 @@ export class RouterOsSimulator {
   #port = 0;
   #down: DownMode = false;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Write identity → how many such requests are queued or being served. */
+  readonly #pendingWrites = new Map<string, number>();
   /** Requests being served right now (never more than one). */
   #active = 0;
   /** The most requests ever served at the same time. */
@@ -64,7 +74,7 @@ export class RouterOsSimulator {
   /** Starts a simulator on 127.0.0.1 with an ephemeral port. */
   static async start(options: RouterOsSimulatorOptions = {}): Promise<RouterOsSimulator> {
     const simulator = new RouterOsSimulator(options);
-    await simulator.#listen(0);
+    await simulator.#listen(options.port ?? 0);
     return simulator;
   }
 
@@ -112,6 +122,22 @@ export class RouterOsSimulator {
 
   /** Queues a request behind every earlier one. */
   #serve(request: SimRequest): Promise<SimResponse> {
+    const key = writeKey(request);
+    let inFlightDuplicate = false;
+    if (key !== undefined) {
+      const pending = this.#pendingWrites.get(key) ?? 0;
+      if (pending > 0) {
+        inFlightDuplicate = true;
+        this.device.flagInFlight(request);
+      }
+      this.#pendingWrites.set(key, pending + 1);
+    }
+    const done = () => {
+      if (key === undefined) return;
+      const left = (this.#pendingWrites.get(key) ?? 1) - 1;
+      if (left > 0) this.#pendingWrites.set(key, left);
+      else this.#pendingWrites.delete(key);
+    };
     const run = async (): Promise<SimResponse> => {
       this.#active += 1;
       this.maxConcurrent = Math.max(this.maxConcurrent, this.#active);
@@ -125,13 +151,14 @@ export class RouterOsSimulator {
             costMs: 0,
           };
         }
-        const response = this.device.handle(request);
+        const response = this.device.handle(request, { inFlightDuplicate });
         if (this.#realDelayFactor > 0 && response.costMs > 0) {
           await new Promise((resolve) => setTimeout(resolve, response.costMs * this.#realDelayFactor));
         }
         return response;
       } finally {
         this.#active -= 1;
+        done();
       }
     };
     const result = this.#queue.then(run, run);

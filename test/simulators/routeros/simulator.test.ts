@@ -388,3 +388,207 @@ describe('RouterOS simulator: device down', () => {
     await expect(refused).rejects.toMatchObject({ systemCode: 'ECONNREFUSED' });
   });
 });
+
+describe('RouterOS simulator: IPv6 host form', () => {
+  it.each([
+    ['prefix128', '2001:db8::7/128'],
+    ['bare', '2001:db8::7'],
+  ] as const)('prints an IPv6 host as %s and keeps wider prefixes with their length', async (ipv6HostForm, printed) => {
+    // Prepare
+    await start({ ipv6HostForm });
+
+    // Act
+    await call('PUT', V6, { list: 'blk', address: '2001:DB8:0::7' });
+    await call('PUT', V6, { list: 'blk', address: '2001:db8:1::/64' });
+    const listed = await call('GET', `${V6}?.proplist=address`);
+
+    // Assess
+    expect(listed.json).toEqual([{ address: printed }, { address: '2001:db8:1::/64' }]);
+  });
+
+  it.each([
+    ['prefix128', '2001:db8::7/128', '2001:db8::7'],
+    ['bare', '2001:db8::7', '2001:db8::7/128'],
+  ] as const)('finds a %s entry only by its printed text, in GET filters and in [find where]', async (ipv6HostForm, printed, other) => {
+    // Prepare
+    await start({ ipv6HostForm });
+    sim!.device.adminAdd(6, { list: 'blk', address: '2001:db8::7', comment: 'tag' });
+    const remove = (address: string) =>
+      `:do {/ipv6/firewall/address-list/remove [find where list="blk" and address="${address}" and comment="tag"];:put "ok 0"} on-error={:put "err 0"}`;
+
+    // Act
+    const byOther = await call('GET', `${V6}?${new URLSearchParams({ address: other }).toString()}`);
+    const byUpperCase = await call('GET', `${V6}?${new URLSearchParams({ address: printed.toUpperCase() }).toString()}`);
+    const byPrinted = await call('GET', `${V6}?${new URLSearchParams({ address: printed }).toString()}`);
+    await execute(remove(other));
+    const afterOther = sim!.device.entries(6).length;
+    await execute(remove(printed));
+
+    // Assess
+    expect(byOther.json).toEqual([]);
+    expect(byUpperCase.json).toEqual([]);
+    expect(byPrinted.json).toEqual([expect.objectContaining({ address: printed })]);
+    expect(afterOther).toBe(1);
+    expect(sim!.device.entries(6)).toEqual([]);
+  });
+
+  it('refuses the same IPv6 host in the other form as "already have such entry"', async () => {
+    // Prepare
+    await start({ ipv6HostForm: 'bare' });
+    await call('PUT', V6, { list: 'blk', address: '2001:db8::7/128' });
+
+    // Act
+    const again = await call('PUT', V6, { list: 'blk', address: '2001:db8::7' });
+
+    // Assess
+    expect(again.json).toEqual({ error: 400, message: 'Bad Request', detail: 'failure: already have such entry' });
+    expect(sim!.device.duplicateWrites).toBe(1);
+  });
+});
+
+describe('RouterOS simulator: flags for what a careful client must not do', () => {
+  it('counts an add of an address already in the list, over PUT, the add command and in a script', async () => {
+    // Prepare
+    await start();
+    sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.1', comment: 'admin' });
+
+    // Act
+    await call('PUT', V4, { list: 'blk', address: '192.0.2.1' });
+    await call('POST', `${V4}/add`, { list: 'blk', address: '192.0.2.1', comment: 'x' });
+    await execute(':do {/ip/firewall/address-list/add list="blk" address="192.0.2.1" timeout=1h comment="flowtriq-relay";:put "ok 0"} on-error={:put "err 0"}');
+
+    // Assess
+    expect(sim!.device.duplicateWrites).toBe(3);
+    expect(sim!.device.duplicateLog.map((entry) => entry.reason)).toEqual(['already-in-list', 'already-in-list', 'already-in-list']);
+  });
+
+  it('counts a write byte-identical to one served within the window, but not reads, health probes or other writes', async () => {
+    // Prepare
+    await start();
+    const script = ':do {/ip/firewall/address-list/remove [find where list="blk" and address="192.0.2.1" and comment="t"];:put "ok 0"} on-error={:put "err 0"}';
+
+    // Act
+    await execute(script);
+    await execute(script);
+    await execute(':put "relay-health-ok"');
+    await execute(':put "relay-health-ok"');
+    await call('GET', V4);
+    await call('GET', V4);
+    await execute(script.replace('192.0.2.1', '192.0.2.2'));
+
+    // Assess
+    expect(sim!.device.duplicateWrites).toBe(1);
+    expect(sim!.device.duplicateLog).toEqual([{ reason: 'repeated', detail: expect.stringMatching(/^POST \/rest\/execute identical to one served/) }]);
+  });
+
+  it('does not count the same write once the window has passed', async () => {
+    // Prepare
+    await start({ duplicateWindowMs: 20 });
+    const script = ':do {/ip/firewall/address-list/remove [find where list="blk" and address="192.0.2.1" and comment="t"];:put "ok 0"} on-error={:put "err 0"}';
+    await execute(script);
+
+    // Act
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await execute(script);
+
+    // Assess
+    expect(sim!.device.duplicateWrites).toBe(0);
+  });
+
+  it('counts a write that arrives while an identical one is still in flight, once', async () => {
+    // Prepare
+    await start({ cost: { requestMs: 50 }, realDelayFactor: 1 });
+    const script = ':do {/ip/firewall/address-list/add list="blk" address="192.0.2.1" timeout=1h comment="t";:put "ok 0"} on-error={:put "err 0"}';
+
+    // Act
+    const answers = await Promise.all([execute(script), execute(script)]);
+
+    // Assess
+    expect(answers.map((answer) => (answer.json as { ret: string }).ret)).toEqual(['ok 0\r\n', 'err 0\r\n']);
+    expect(sim!.device.duplicateLog.map((entry) => entry.reason)).toEqual(['in-flight', 'already-in-list']);
+    expect(sim!.device.duplicateWrites).toBe(2);
+  });
+
+  it('counts every removal or change of an entry without the relay\'s comment, by any route', async () => {
+    // Prepare
+    await start();
+    const a = sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.1', comment: 'admin' });
+    const b = sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.2' });
+    sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.3', comment: 'admin' });
+    sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.4', comment: 'flowtriq-relay' });
+    const id = (entry: { id: number }) => `*${entry.id.toString(16).toUpperCase()}`;
+
+    // Act
+    await call('PATCH', `${V4}/${id(a)}`, { timeout: '1h' });
+    await call('DELETE', `${V4}/${id(b)}`);
+    await execute(':do {/ip/firewall/address-list/remove [find where list="blk" and address="192.0.2.3"];:put "ok 0"} on-error={:put "err 0"}');
+    await execute(':do {/ip/firewall/address-list/remove [find where list="blk" and address="192.0.2.4" and comment="flowtriq-relay"];:put "ok 0"} on-error={:put "err 0"}');
+
+    // Assess
+    expect(sim!.device.foreignTouched).toBe(3);
+    expect(sim!.device.foreignLog).toEqual([
+      { action: 'set', family: 4, address: '192.0.2.1', comment: 'admin' },
+      { action: 'remove', family: 4, address: '192.0.2.2' },
+      { action: 'remove', family: 4, address: '192.0.2.3', comment: 'admin' },
+    ]);
+  });
+
+  it('never flags the operator\'s own changes, timeouts or reboots', async () => {
+    // Prepare
+    await start();
+    sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.1', comment: 'admin', timeout: '10s' });
+    sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.2', comment: 'admin' });
+    sim!.device.adminAdd(6, { list: 'blk', address: '2001:db8::3', timeout: '1h' });
+
+    // Act
+    sim!.device.advance(11_000);
+    const removed = sim!.device.adminRemove(4, '192.0.2.2', 'blk');
+    sim!.device.reboot();
+    let refused = false;
+    try {
+      sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.9' });
+      sim!.device.adminAdd(4, { list: 'blk', address: '192.0.2.9' });
+    } catch {
+      refused = true;
+    }
+
+    // Assess
+    expect(removed).toBe(1);
+    expect(refused).toBe(true);
+    expect(sim!.device.entries(4).map((entry) => entry.address)).toEqual(['192.0.2.9']);
+    expect(sim!.device.entries(6)).toEqual([]);
+    expect(sim!.device.foreignTouched).toBe(0);
+    expect(sim!.device.duplicateWrites).toBe(0);
+  });
+
+  it('removes as the operator by any spelling of the address, only on the given list', async () => {
+    // Prepare
+    await start();
+    sim!.device.adminAdd(6, { list: 'blk', address: '2001:db8::5' });
+    sim!.device.adminAdd(6, { list: 'keep', address: '2001:db8::5' });
+
+    // Act
+    const removed = sim!.device.adminRemove(6, '2001:DB8:0:0:0:0:0:5', 'blk');
+
+    // Assess
+    expect(removed).toBe(1);
+    expect(sim!.device.entries(6).map((entry) => entry.list)).toEqual(['keep']);
+  });
+});
+
+describe('RouterOS simulator: fixed port for a one-box relay', () => {
+  it('listens on the port it is given, on 127.0.0.1', async () => {
+    // Prepare
+    const probe = await start();
+    const port = Number(new URL(probe.origin).port);
+    await probe.close();
+
+    // Act
+    sim = await RouterOsSimulator.start({ username: USER, password: PASSWORD, port });
+    const answer = await call('GET', V4);
+
+    // Assess
+    expect(sim.origin).toBe(`http://127.0.0.1:${port}`);
+    expect(answer.status).toBe(200);
+  });
+});
