@@ -9,6 +9,8 @@
  * Servers run in child processes (bench/ingest-server.ts); this process is the
  * load generator (bench/load.ts). Prints numbers; exits 0 unless it crashes.
  */
+import { benchBurst, formatBurst } from './burst.ts';
+import { BURST_DEVICES } from './burst-devices.ts';
 import { benchDevices, formatDevices } from './devices.ts';
 import { benchLambda, formatLambda } from './lambda.ts';
 import { fork } from 'node:child_process';
@@ -502,6 +504,10 @@ try {
   if (!only || only === 'devices') {
     console.error('bench: device adapters vs per-IP on the simulators ...');
     console.log(`\n${formatDevices(await benchDevices())}`);
+  }
+  if (!only || only === 'burst') {
+    console.error('bench: burst of 40 incidents through the one-box relay on real-time simulators ...');
+    console.log(`\n${formatBurst(await benchBurst(BURST_DEVICES))}`);
   }
   if (!only || only === 'lambda') {
     console.error('bench: Lambda bundles and cold init ...');
