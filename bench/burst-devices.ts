@@ -20,7 +20,7 @@ export async function routerOsBurstDevice(): Promise<BurstDevice> {
       secrets: { username: { env: 'MT_USER' }, password: { env: 'MT_PASS' } },
     },
     env: { MT_USER: ROUTER_USER.username, MT_PASS: ROUTER_USER.password },
-    addresses: () => new Set(sim.device.entries(4, LIST).filter((entry) => entry.comment === COMMENT).map((entry) => entry.address!)),
+    addresses: () => new Set(sim.device.stored(4, LIST).filter((entry) => entry.comment === COMMENT).map((entry) => entry.address)),
     requests: () => sim.device.totalRequests,
     duplicateWrites: () => sim.device.duplicateWrites,
     close: () => sim.close(),

@@ -61,7 +61,7 @@ function attackers(count: number): string[] {
 async function waitUntil(predicate: () => boolean, since: number): Promise<number> {
   while (!predicate()) {
     if (Date.now() - since > LIMIT_MS) return Number.POSITIVE_INFINITY;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return Date.now() - since;
 }

@@ -275,6 +275,15 @@ export class RouterOsDevice {
     return removed;
   }
 
+  /** The addresses of one list as stored, with their comments: cheap enough to poll (no printing). */
+  stored(family: 4 | 6, list: string): Array<{ address: string; comment: string | undefined }> {
+    this.#expire();
+    return this.#tables[family]
+      .all()
+      .filter((entry) => entry.list === list)
+      .map((entry) => ({ address: entry.address, comment: entry.comment }));
+  }
+
   /** The entries of one menu as GET prints them (all properties). */
   entries(family: 4 | 6, list?: string): Array<Record<string, string>> {
     this.#expire();
