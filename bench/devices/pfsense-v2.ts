@@ -15,15 +15,23 @@
  * (it is not charged for resolving it) and uses BasicAuth, like the relay
  * here. Numbers come from the simulator's counters and virtual clock.
  *
- * Note: the per-IP removal of the last address sends `remove` with a list
- * equal to the stored one, which the package ignores (pfrest#569), so the
- * per-IP approach leaves one address behind; the relay empties the alias
- * with a plain replace.
+ * The relay marks each address it adds (`detail`) and removes with
+ * `remove: true` plus the marks; to empty the alias it repeats the last
+ * value (a list identical to the stored one is a no-op, pfrest#569), never
+ * a whole-list replace. The per-IP removal of the last address sends
+ * `remove` with a list equal to the stored one, which the package ignores,
+ * so the per-IP approach leaves one address behind.
+ *
+ * The relay's provider runs on the simulator's clock (its waits advance
+ * it), with its own apply gate; a minute of idle device time separates the
+ * add from the remove (an attack lasts), so the 3 s gap between the relay's
+ * filter reloads is not charged to the remove.
  *
  * Uses the simulator in-process (no sockets): fast, prints nothing.
  */
 import { pfsenseIntegrationSchema } from '../../lib/config/schema.ts';
 import type { Logger } from '../../lib/log/types.ts';
+import { ApplyGates } from '../../lib/providers/pfsense/v2/apply-gate.ts';
 import { PfSenseV2Provider } from '../../lib/providers/pfsense/v2/provider.ts';
 import type { BlockEntry } from '../../lib/providers/types.ts';
 import type { Transport } from '../../lib/transport/types.ts';
@@ -79,19 +87,31 @@ async function benchRelay(ips: string[]): Promise<DeviceBenchRow> {
     options: { url: ORIGIN, apiVersion: 'v2', auth: 'basic', alias: ALIAS, allowInsecureHttp: true },
     secrets: { username: { env: 'UNUSED' }, password: { env: 'UNUSED' } },
   });
+  const epoch = Date.parse('2030-01-01T00:00:00Z');
   const provider = new PfSenseV2Provider(config, {
     transport: simulatorTransport(sim),
     tls: {},
     secrets: { username: USER, password: PASSWORD },
+    now: () => epoch + sim.clockMs,
     sleep: async (ms) => sim.advance(ms),
+    applyGates: new ApplyGates(),
   });
-  const entries: BlockEntry[] = ips.map((ip) => ({ ip, expiresAt: 0, incidents: [] }));
+  const entries: BlockEntry[] = ips.map((ip) => ({ ip, expiresAt: 0, incidents: ['bench-incident'] }));
   const ctx = { signal: new AbortController().signal, logger: silent };
   const expectAllOk = (results: Array<{ ok: boolean }>) => {
     if (results.some((result) => !result.ok)) throw new Error('bench: the relay adapter reported failed entries');
   };
+  const clean = () => {
+    const c = sim.counters;
+    if (c.replaces + c.foreignTouched + c.duplicateWrites + c.appliesWhileFull + c.appliesIgnoringRetryAfter > 0) {
+      throw new Error('bench: the simulator flagged a violation by the relay adapter');
+    }
+  };
   const add = await measure(sim, async () => expectAllOk(await provider.add(entries, ctx)));
+  clean();
+  sim.advance(60_000);
   const remove = await measure(sim, async () => expectAllOk(await provider.remove(entries, ctx)));
+  clean();
   return { api: API, ips: ips.length, approach: 'relay', addRequests: add.requests, removeRequests: remove.requests, addSimMs: add.simMs, removeSimMs: remove.simMs };
 }
 

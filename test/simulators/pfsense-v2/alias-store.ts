@@ -16,8 +16,21 @@
  * - `type: host` addresses must be an IP address, an FQDN or another alias.
  * - Before package 2.5.4 `address`/`detail` held at most 128 items
  *   (`LENGTH_VALIDATOR_MAXIMUM_CONSTRAINT`); `manyMaximum` models that.
- * - More `detail` items than addresses is `TOO_MANY_ALIAS_DETAILS`; fewer
- *   (but at least one) are filled with `Entry added <date>`.
+ * - `detail` (delimiter `||`) is handled as its own `many` field by the
+ *   same rules: not sent → unchanged; `append`/`remove` merge or diff it
+ *   independently of `address` (by value: `array_diff` removes every
+ *   description equal to a sent one, wherever it stands), identical →
+ *   unchanged. Nothing keeps the two lists aligned but the client.
+ * - More `detail` items than addresses is `TOO_MANY_ALIAS_DETAILS`. Fewer:
+ *   `FirewallAlias::validate_detail` appends `Entry added <date>` items, but
+ *   `Model::validate` then overwrites the field with the per-value results
+ *   (one per original item), so the list stays short (`detailPadding:
+ *   'kept-short'`, the default, as read in the code); `'stamp'` models a
+ *   package where the padding sticks. Either way only when at least one
+ *   detail exists (the validator runs per value).
+ * - Stored with `implode`, read back with `explode` unless the string is
+ *   PHP `empty()` (`""` or `"0"`): a lone empty description reads back as
+ *   no descriptions; empty strings between delimiters survive.
  */
 import { isIP } from 'node:net';
 import { SimApiError } from './envelope.ts';
@@ -46,10 +59,17 @@ const ALIAS_TYPES = ['host', 'network', 'port'];
 const FQDN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const ALIAS_NAME = /^[A-Za-z0-9_]+$/;
 
+/** See the module comment. */
+export type DetailPadding = 'kept-short' | 'stamp';
+
 /** Result of a write. */
 export interface AliasWrite {
   id: number;
   alias: StoredAlias;
+  /** PATCH that set `address`/`detail` without append/remove (a whole-list replace). */
+  replace?: boolean;
+  /** Addresses appended that the alias already held. */
+  duplicates?: number;
   /** After `remove`: the positions removed from `address`, ascending (PHP's `array_diff` keeps the other keys). */
   removedPositions?: number[];
 }
@@ -60,12 +80,14 @@ export class AliasStore {
   readonly #limit: ManyLimit;
   readonly #now: () => number;
   readonly #rejectNameInPatch: boolean;
+  readonly #detailPadding: DetailPadding;
 
   /** @param rejectNameInPatch model a package that refuses `name` in a PATCH even when unchanged (not seen; a compatibility knob). */
-  constructor(limit: ManyLimit, now: () => number, rejectNameInPatch = false) {
+  constructor(limit: ManyLimit, now: () => number, rejectNameInPatch = false, detailPadding: DetailPadding = 'kept-short') {
     this.#limit = limit;
     this.#now = now;
     this.#rejectNameInPatch = rejectNameInPatch;
+    this.#detailPadding = detailPadding;
   }
 
   /** All aliases in config order (id = index). Do not mutate. */
@@ -147,12 +169,18 @@ export class AliasStore {
     const append = params.append === true;
     const remove = params.remove === true;
     let removedPositions: number[] | undefined;
+    let duplicates = 0;
+    const replace = (params.address !== undefined || params.detail !== undefined) && !append && !remove;
     // Only sent values can be new; stored ones were validated when they were written.
     let fresh: string[] = [];
     for (const field of ['address', 'detail'] as const) {
       if (params[field] === undefined) continue;
       const sent = manyField(field, params[field]);
       if (field === 'address' && !remove) fresh = sent;
+      if (field === 'address' && append) {
+        const held = new Set(stored.address.map(sameAddressKey));
+        duplicates = sent.filter((address) => held.has(sameAddressKey(address))).length;
+      }
       if (this.#limit.scope === 'request') this.#checkLimit(field, sent);
       let value = sent;
       if (append && !identical(sent, stored[field])) value = stored[field].concat(sent);
@@ -170,7 +198,9 @@ export class AliasStore {
     if (params.type !== undefined && params.type !== stored.type) fresh = next.address;
     this.#validate(next, fresh);
     this.#aliases[id] = next;
-    return removedPositions === undefined ? { id, alias: next } : { id, alias: next, removedPositions };
+    const result: AliasWrite = { id, alias: next, replace, duplicates };
+    if (removedPositions !== undefined) result.removedPositions = removedPositions;
+    return result;
   }
 
   /** `DELETE /api/v2/firewall/alias?id=N`: later ids shift down. */
@@ -214,12 +244,29 @@ export class AliasStore {
       if (alias.detail.length > alias.address.length) {
         throw new SimApiError(400, 'TOO_MANY_ALIAS_DETAILS', "Aliases cannot contain more 'detail' items than 'address' items.");
       }
-      const stamp = `Entry added ${new Date(this.#now()).toUTCString()}`;
-      const filled = [...alias.detail];
-      while (filled.length < alias.address.length) filled.push(stamp);
-      alias.detail = filled;
+      if (this.#detailPadding === 'stamp') {
+        const stamp = `Entry added ${new Date(this.#now()).toUTCString()}`;
+        const filled = [...alias.detail];
+        while (filled.length < alias.address.length) filled.push(stamp);
+        alias.detail = filled;
+      }
     }
+    // config.xml round trip: implode, then explode unless PHP empty().
+    alias.address = roundTrip(alias.address, ' ');
+    alias.detail = roundTrip(alias.detail, '||');
   }
+}
+
+/** A `many` field as config.xml stores and reads it back (Field::to_internal / from_internal). */
+function roundTrip(values: string[], delimiter: string): string[] {
+  const joined = values.join(delimiter);
+  return joined === '' || joined === '0' ? [] : joined.split(delimiter);
+}
+
+/** One key per address however it is spelled (IPv6 case and compression). */
+export function sameAddressKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  return new URL(`http://[${address}]/`).hostname;
 }
 
 /** Positions (ascending) of every occurrence of any of `values` in `list` (PHP `array_diff` removes them all). */

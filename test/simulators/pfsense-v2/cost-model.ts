@@ -23,6 +23,25 @@
  *
  * The clock also advances when a test calls `advance(ms)` (time passing
  * while the client sleeps).
+ *
+ * **Real-time mode** (`realTime: true`): the clock is the real clock since
+ * the simulator started (plus any `advance`), a request is answered only
+ * after its modelled cost has passed in real time (the caller sleeps it,
+ * see simulator.ts `handleAsync`), and reloads finish on the real clock —
+ * so a relay can be run against it over loopback HTTP in benchmarks and
+ * end-to-end tests, e.g. at {@link REALTIME_BENCH_COST}.
+ *
+ * ## Violation counters
+ *
+ * Besides load, the counters flag what a careful client must not do:
+ *
+ * | counter                       | counts                                                                 |
+ * | ----------------------------- | ---------------------------------------------------------------------- |
+ * | `duplicateWrites`             | addresses appended that the alias already held (`append` does not de-duplicate); a write received while an identical write is still in flight |
+ * | `appliesWhileFull`            | apply requests and `apply: true` writes received while the dispatcher is full (each is refused with 503) |
+ * | `appliesIgnoringRetryAfter`   | of those and any other apply, the ones sent before an earlier 503's Retry-After ran out |
+ * | `foreignTouched`              | operator entries (seeded by the test, or added with the admin helpers) removed, or their description changed or moved to another address, by an API request |
+ * | `replaces`                    | PATCHes that set `address` or `detail` without `append`/`remove` (a whole-list replace overwrites concurrent edits) |
  */
 
 /** Per-request and per-entry virtual costs. */
@@ -33,6 +52,9 @@ export interface CostModel {
 
 /** The bench default: a small appliance over a LAN. */
 export const DEFAULT_COST_MODEL: CostModel = { perRequestMs: 60, perEntryMs: 0.5 };
+
+/** Real-time runs (one-box relay benchmarks, e2e): 35 ms per request + 1 ms per entry. */
+export const REALTIME_BENCH_COST: CostModel = { perRequestMs: 35, perEntryMs: 1 };
 
 /** What the simulator counts. Reset with {@link VirtualDevice.resetCounters}. */
 export interface SimCounters {
@@ -55,6 +77,12 @@ export interface SimCounters {
   refusedConnections: number;
   /** Sum of `entries` over all requests. */
   entries: number;
+  /** Violations; see the table above. */
+  duplicateWrites: number;
+  appliesWhileFull: number;
+  appliesIgnoringRetryAfter: number;
+  foreignTouched: number;
+  replaces: number;
 }
 
 function emptyCounters(): SimCounters {
@@ -69,22 +97,30 @@ function emptyCounters(): SimCounters {
     authFailures: 0,
     refusedConnections: 0,
     entries: 0,
+    duplicateWrites: 0,
+    appliesWhileFull: 0,
+    appliesIgnoringRetryAfter: 0,
+    foreignTouched: 0,
+    replaces: 0,
   };
 }
 
-/** The serial worker: virtual clock plus counters. */
+/** The serial worker: virtual (or real) clock plus counters. */
 export class VirtualDevice {
   readonly cost: CostModel;
+  readonly realTime: boolean;
+  readonly #origin = performance.now();
   #clockMs = 0;
   #counters: SimCounters = emptyCounters();
 
-  constructor(cost: CostModel = DEFAULT_COST_MODEL) {
+  constructor(cost: CostModel = DEFAULT_COST_MODEL, realTime = false) {
     this.cost = cost;
+    this.realTime = realTime;
   }
 
-  /** Virtual milliseconds since the simulator started. */
+  /** Milliseconds since the simulator started: virtual, or real in real-time mode (plus any `advance`). */
   get clockMs(): number {
-    return this.#clockMs;
+    return this.realTime ? performance.now() - this.#origin + this.#clockMs : this.#clockMs;
   }
 
   get counters(): SimCounters {
@@ -108,7 +144,7 @@ export class VirtualDevice {
     c.byStatus[status] = (c.byStatus[status] ?? 0) + 1;
     c.entries += entries;
     const costMs = this.cost.perRequestMs + this.cost.perEntryMs * entries;
-    this.#clockMs += costMs;
+    if (!this.realTime) this.#clockMs += costMs;
     return costMs;
   }
 }

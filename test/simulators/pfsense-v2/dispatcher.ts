@@ -4,9 +4,12 @@
  * (10) may run; one more is refused with 503
  * `DISPATCHER_TOO_MANY_QUEUED_PROCESSES` and `Retry-After: <timeout>` (300 s).
  *
- * Runs live on the virtual clock: a reload started at `t` finishes at
+ * Runs live on the device clock: a reload started at `t` finishes at
  * `t + durationMs(entries)`, and only then does the live pf table show the
- * configuration (read when the reload finishes). The dirty flag is cleared
+ * configuration as it was when the reload was *started* (filter_configure
+ * generates the ruleset from config.xml when it starts): a write made while
+ * a reload runs is not live until a reload started after it finishes. When
+ * several finish, the one that finishes last wins. The dirty flag is cleared
  * when the process is spawned, not when it finishes — as in the package,
  * `GET /firewall/apply` says `applied: true` before pf reloaded.
  */
@@ -23,10 +26,13 @@ export interface DispatcherOptions {
   perEntryMs: number;
 }
 
+/** The live pf tables a reload loads. */
+export type LiveSnapshot = Map<string, string[]>;
+
 export class ApplyDispatcher {
   readonly #options: DispatcherOptions;
-  /** Virtual finish times of running reloads, ascending. */
-  #running: number[] = [];
+  /** Running reloads by finish time, ascending, each with the config it loads. */
+  #running: Array<{ doneAt: number; live: LiveSnapshot }> = [];
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -34,15 +40,20 @@ export class ApplyDispatcher {
 
   /** Reloads still running at `now`. */
   runningAt(now: number): number {
-    return this.#running.filter((doneAt) => doneAt > now).length;
+    return this.#running.filter((run) => run.doneAt > now).length;
+  }
+
+  /** Whether one more reload would be refused at `now`. */
+  fullAt(now: number): boolean {
+    return this.runningAt(now) >= this.#options.maxQueue;
   }
 
   /**
    * Spawns a reload at virtual time `now`.
    * @throws SimApiError 503 when `maxQueue` are running.
    */
-  spawn(now: number, entries: number): void {
-    if (this.runningAt(now) >= this.#options.maxQueue) {
+  spawn(now: number, entries: number, live: LiveSnapshot): void {
+    if (this.fullAt(now)) {
       throw new SimApiError(
         503,
         'DISPATCHER_TOO_MANY_QUEUED_PROCESSES',
@@ -50,26 +61,27 @@ export class ApplyDispatcher {
         this.#options.retryAfterSeconds,
       );
     }
-    this.#insert(now + this.#options.baseMs + this.#options.perEntryMs * entries);
+    this.#insert(now + this.#options.baseMs + this.#options.perEntryMs * entries, live);
   }
 
-  /** Test hook: occupy slots with reloads that finish at `doneAt`. */
-  occupy(count: number, doneAt: number): void {
-    for (let i = 0; i < count; i += 1) this.#insert(doneAt);
+  /** Test hook: occupy slots with reloads that finish at `doneAt` (loading `live`). */
+  occupy(count: number, doneAt: number, live: LiveSnapshot): void {
+    for (let i = 0; i < count; i += 1) this.#insert(doneAt, live);
   }
 
   /**
-   * Removes reloads finished by `now`; returns how many finished (each one
-   * loads the configuration into pf).
+   * Removes reloads finished by `now`; returns how many finished and the
+   * tables the last of them loaded (undefined when none finished).
    */
-  settle(now: number): number {
-    const before = this.#running.length;
-    this.#running = this.#running.filter((doneAt) => doneAt > now);
-    return before - this.#running.length;
+  settle(now: number): { finished: number; live: LiveSnapshot | undefined } {
+    const done = this.#running.filter((run) => run.doneAt <= now);
+    if (done.length === 0) return { finished: 0, live: undefined };
+    this.#running = this.#running.filter((run) => run.doneAt > now);
+    return { finished: done.length, live: done.at(-1)?.live };
   }
 
-  #insert(doneAt: number): void {
-    this.#running.push(doneAt);
-    this.#running.sort((a, b) => a - b);
+  #insert(doneAt: number, live: LiveSnapshot): void {
+    this.#running.push({ doneAt, live });
+    this.#running.sort((a, b) => a.doneAt - b.doneAt);
   }
 }

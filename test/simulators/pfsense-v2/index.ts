@@ -3,8 +3,8 @@
  * for alias semantics, dispatcher.ts for apply, auth.ts for authentication
  * and login protection, cost-model.ts for the virtual clock.
  */
-export type { StoredAlias } from './alias-store.ts';
+export type { DetailPadding, StoredAlias } from './alias-store.ts';
 export type { AuthMethod } from './auth.ts';
-export { type CostModel, DEFAULT_COST_MODEL, type SimCounters } from './cost-model.ts';
+export { type CostModel, DEFAULT_COST_MODEL, REALTIME_BENCH_COST, type SimCounters } from './cost-model.ts';
 export { type RunningPfSenseV2Simulator, simulatorTransport, startPfSenseV2Simulator } from './server.ts';
 export { PfSenseV2Simulator, type PfSenseV2SimulatorOptions, type SimLogEntry, type SimRequest } from './simulator.ts';

@@ -2,7 +2,8 @@
  * Serves a {@link PfSenseV2Simulator} on 127.0.0.1 (HTTP, or HTTPS with a
  * given certificate), and offers the same simulator as an in-process
  * Transport for runs that only need counters and the virtual clock (the
- * bench), without sockets.
+ * bench), without sockets. Both go through `handleAsync` (one serial
+ * worker; real-time answers in real-time mode).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { TransportConnectionError, TransportTimeoutError } from '../../../lib/transport/errors.ts';
@@ -25,19 +26,22 @@ export async function startPfSenseV2Simulator(
   const { tls, ...simOptions } = options;
   const sim = new PfSenseV2Simulator(simOptions);
   const server = await startLoopbackServer((recorded, response, raw) => {
-    const outcome = sim.handle({
-      method: recorded.method,
-      path: recorded.path,
-      headers: flatHeaders(recorded.headers),
-      body: recorded.body,
-    });
-    if (outcome.kind === 'reset') {
-      raw.socket.destroy();
-      return;
-    }
-    if (outcome.kind === 'hang') return; // the client's deadline ends it; close() destroys the socket
-    response.writeHead(outcome.status, outcome.headers);
-    response.end(outcome.body);
+    void sim
+      .handleAsync({
+        method: recorded.method,
+        path: recorded.path,
+        headers: flatHeaders(recorded.headers),
+        body: recorded.body,
+      })
+      .then((outcome) => {
+        if (outcome.kind === 'reset') {
+          raw.socket.destroy();
+          return;
+        }
+        if (outcome.kind === 'hang') return; // the client's deadline ends it; close() destroys the socket
+        response.writeHead(outcome.status, outcome.headers);
+        response.end(outcome.body);
+      });
   }, tls);
   // The helper keeps every request too; the simulator has its own log.
   server.requests.length = 0;
@@ -58,7 +62,7 @@ export function simulatorTransport(sim: PfSenseV2Simulator): Transport {
       for (const [name, value] of Object.entries(request.headers ?? {})) headers[name.toLowerCase()] = value;
       const body = request.body === undefined ? '' : typeof request.body === 'string' ? request.body : Buffer.from(request.body).toString('utf8');
       const simRequest: SimRequest = { method: request.method, path: `${url.pathname}${url.search}`, headers, body };
-      const outcome: SimOutcome = sim.handle(simRequest);
+      const outcome: SimOutcome = await sim.handleAsync(simRequest);
       if (outcome.kind === 'reset') throw new TransportConnectionError(target, 'connection reset (ECONNRESET)', { systemCode: 'ECONNRESET' });
       if (outcome.kind === 'hang') throw new TransportTimeoutError(target, request.timeoutMs);
       return { status: outcome.status, headers: { ...outcome.headers }, body: new Uint8Array(Buffer.from(outcome.body, 'utf8')) };

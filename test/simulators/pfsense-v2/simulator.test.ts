@@ -6,6 +6,7 @@ import { makeSelfSignedCert } from '../../helpers/tls.ts';
 import {
   PfSenseV2Simulator,
   type PfSenseV2SimulatorOptions,
+  REALTIME_BENCH_COST,
   type RunningPfSenseV2Simulator,
   simulatorTransport,
   startPfSenseV2Simulator,
@@ -245,21 +246,152 @@ describe('pfrest v2 simulator: aliases', () => {
     expect(request.sim.alias('blocked')?.address).toHaveLength(150);
   });
 
-  it('details: filled for new addresses once any exist; more details than addresses is TOO_MANY_ALIAS_DETAILS', async () => {
+  it('details: a short detail list stays short (the padding is overwritten, Model::validate); the stamp knob keeps it; more details than addresses is TOO_MANY_ALIAS_DETAILS', async () => {
     // Prepare
-    const { sim, api } = simulator();
-    sim.addAlias({ name: 'blocked', address: ['192.0.2.1', '192.0.2.2'], detail: ['first', 'second'] });
+    const read = simulator();
+    const stamp = simulator({ detailPadding: 'stamp' });
+    for (const { sim } of [read, stamp]) sim.addAlias({ name: 'blocked', address: ['192.0.2.1', '192.0.2.2'], detail: ['first', 'second'] });
 
     // Act
-    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.3'], append: true });
-    const detailsAfterAppend = sim.alias('blocked')?.detail;
-    const remove = await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.1'], remove: true });
+    for (const { api } of [read, stamp]) await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.3'], append: true });
+    const remove = await read.api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.1', '192.0.2.2'], remove: true });
 
     // Assess
-    expect(detailsAfterAppend).toHaveLength(3);
-    expect(detailsAfterAppend?.[2]).toMatch(/^Entry added /);
+    expect(read.sim.alias('blocked')?.detail).toEqual(['first', 'second']);
+    expect(stamp.sim.alias('blocked')?.detail).toHaveLength(3);
+    expect(stamp.sim.alias('blocked')?.detail[2]).toMatch(/^Entry added /);
     expect(remove.status).toBe(400);
     expect(remove.json.response_id).toBe('TOO_MANY_ALIAS_DETAILS');
+  });
+
+  it('detail is its own field: append/remove merge or diff it by value, an identical list is a no-op, a repeated value is not', async () => {
+    // Prepare
+    const { sim, api } = simulator();
+    sim.addAlias({ name: 'blocked', address: ['192.0.2.1', '192.0.2.2'], detail: ['same', 'same'] });
+
+    // Act
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.3'], detail: ['third'], append: true });
+    const afterAppend = sim.alias('blocked');
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.1'], detail: ['same'], remove: true });
+    const byValue = sim.alias('blocked');
+    sim.editAlias('blocked', { address: ['192.0.2.9'], detail: ['last'] });
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.9'], detail: ['last'], remove: true });
+    const noop = sim.alias('blocked');
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.9', '192.0.2.9'], detail: ['last', 'last'], remove: true });
+
+    // Assess
+    expect(afterAppend).toMatchObject({ address: ['192.0.2.1', '192.0.2.2', '192.0.2.3'], detail: ['same', 'same', 'third'] });
+    expect(byValue).toMatchObject({ address: ['192.0.2.2', '192.0.2.3'], detail: ['third'] }); // both "same" went: misaligned
+    expect(noop).toMatchObject({ address: ['192.0.2.9'], detail: ['last'] });
+    expect(sim.alias('blocked')).toMatchObject({ address: [], detail: [] });
+  });
+
+  it('config.xml round trip: empty descriptions between others survive, a lone empty description reads back as none', async () => {
+    // Prepare
+    const { sim, api } = simulator();
+    await api('POST', '/api/v2/firewall/alias', { name: 'a', type: 'host', address: ['192.0.2.1', '192.0.2.2'], detail: ['', 'x'] });
+
+    // Act
+    await api('POST', '/api/v2/firewall/alias', { name: 'b', type: 'host', address: ['192.0.2.1'], detail: [''] });
+
+    // Assess
+    expect(sim.alias('a')?.detail).toEqual(['', 'x']);
+    expect(sim.alias('b')?.detail).toEqual([]);
+  });
+});
+
+describe('pfrest v2 simulator: violation counters and admin helpers', () => {
+  it('replaces: a PATCH setting address or detail without append/remove; duplicateWrites: appending an address already held', async () => {
+    // Prepare
+    const { sim, api } = simulator();
+    await api('POST', '/api/v2/firewall/alias', { name: 'blocked', type: 'host', address: ['192.0.2.1', '2001:db8::1'] });
+
+    // Act
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.2'], append: true });
+    const clean = { ...sim.counters };
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.1', '2001:DB8::1', '192.0.2.3'], append: true });
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: [], detail: [] });
+
+    // Assess
+    expect(clean).toMatchObject({ replaces: 0, duplicateWrites: 0 });
+    expect(sim.counters).toMatchObject({ replaces: 1, duplicateWrites: 2 });
+  });
+
+  it('foreignTouched: an operator entry removed or its description moved by the API counts; admin changes do not', async () => {
+    // Prepare
+    const { sim, api } = simulator();
+    sim.addAlias({ name: 'blocked', address: ['192.0.2.1', '192.0.2.2'], detail: ['office', 'lab'] });
+    sim.adminAdd('blocked', '192.0.2.3', 'vpn');
+    sim.adminRemove('blocked', '192.0.2.2');
+
+    // Act
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['198.51.100.1'], detail: ['relay'], append: true });
+    const afterAppend = sim.counters.foreignTouched;
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.1'], detail: ['relay'], remove: true }); // the wrong description sent: the others shift
+
+    // Assess
+    expect(afterAppend).toBe(0);
+    expect(sim.alias('blocked')).toMatchObject({ address: ['192.0.2.3', '198.51.100.1'], detail: ['office', 'vpn'] });
+    expect(sim.counters.foreignTouched).toBe(2); // 192.0.2.1 removed; 192.0.2.3 now stands beside "office"
+  });
+
+  it('appliesWhileFull and appliesIgnoringRetryAfter: applies received while full, and before an earlier Retry-After ran out', async () => {
+    // Prepare
+    const { sim, api } = simulator({ retryAfterSeconds: 300 });
+    await api('POST', '/api/v2/firewall/alias', { name: 'blocked', type: 'host' });
+    sim.occupyDispatcher(10, 10_000);
+
+    // Act
+    await api('POST', '/api/v2/firewall/apply', {});
+    const afterFirst = { ...sim.counters };
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.1'], append: true, apply: true });
+    sim.advance(20_000); // the slots are free again, but Retry-After (300 s) still runs
+    await api('POST', '/api/v2/firewall/apply', {});
+    sim.advance(300_000);
+    await api('POST', '/api/v2/firewall/apply', {});
+
+    // Assess
+    expect(afterFirst).toMatchObject({ appliesWhileFull: 1, appliesIgnoringRetryAfter: 0 });
+    expect(sim.counters).toMatchObject({ appliesWhileFull: 2, appliesIgnoringRetryAfter: 2, appliesStarted: 2 });
+  });
+
+  it('a reload loads the config as it was when it started: a write during a reload is not live until a later reload', async () => {
+    // Prepare
+    const { sim, api } = simulator({ applyBaseMs: 1000, applyPerEntryMs: 0 });
+    await api('POST', '/api/v2/firewall/alias', { name: 'blocked', type: 'host', address: ['192.0.2.1'], apply: true });
+
+    // Act
+    await api('PATCH', '/api/v2/firewall/alias', { id: 0, address: ['192.0.2.2'], append: true });
+    sim.advance(2000);
+    const before = sim.liveTable('blocked');
+    await api('POST', '/api/v2/firewall/apply', {});
+    sim.advance(2000);
+
+    // Assess
+    expect(before).toEqual(['192.0.2.1']);
+    expect(sim.liveTable('blocked')).toEqual(['192.0.2.1', '192.0.2.2']);
+  });
+
+  it('real-time mode over loopback HTTP: answers after 35 ms + 1 ms per entry, one request at a time; identical writes in flight count', async () => {
+    // Prepare
+    running = await startPfSenseV2Simulator({ realTime: true, cost: REALTIME_BENCH_COST });
+    const api = client(running.sim, createDirectTransport(), running.origin);
+    const address = Array.from({ length: 40 }, (_, i) => `10.0.0.${i}`);
+    await api('POST', '/api/v2/firewall/alias', { name: 'blocked', type: 'host', address });
+
+    // Act
+    const started = performance.now();
+    await api('GET', '/api/v2/firewall/aliases');
+    const oneRead = performance.now() - started;
+    const body = { id: 0, address: ['192.0.2.1'], detail: ['x'], remove: true };
+    const startedPair = performance.now();
+    await Promise.all([api('PATCH', '/api/v2/firewall/alias', body), api('PATCH', '/api/v2/firewall/alias', body)]);
+    const pair = performance.now() - startedPair;
+
+    // Assess
+    expect(oneRead).toBeGreaterThanOrEqual(35 + 40 - 2);
+    expect(pair).toBeGreaterThanOrEqual(2 * (35 + 40) - 4); // served one after the other
+    expect(running.sim.counters.duplicateWrites).toBe(1);
   });
 });
 

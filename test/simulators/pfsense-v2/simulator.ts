@@ -20,10 +20,24 @@
  *
  * The simulator is transport-agnostic: `handle()` maps a request to an
  * outcome; server.ts serves it over HTTP(S) and as an in-process Transport.
+ * `handleAsync()` is the same as one serial worker: requests are served one
+ * after another, and in real-time mode (`realTime: true`) each answer comes
+ * after its modelled cost has passed on the real clock (cost-model.ts).
+ *
+ * ## Operator entries and violation counters
+ *
+ * Every alias entry put in place by the test — `aliases` at start,
+ * `addAlias`, `editAlias`, `adminAdd` — is an operator entry. After each
+ * API write the simulator checks that each still stands, with its own
+ * description beside it (a missing description and an empty one count as
+ * the same: no description); each one missing counts in `foreignTouched`.
+ * `adminRemove` removes operator entries as an admin would (not a
+ * violation). The other counters (`duplicateWrites`, `appliesWhileFull`,
+ * `appliesIgnoringRetryAfter`, `replaces`) are described in cost-model.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { AliasStore, type AliasWrite, type ManyLimit, type StoredAlias } from './alias-store.ts';
+import { AliasStore, type AliasWrite, type DetailPadding, type ManyLimit, sameAddressKey, type StoredAlias } from './alias-store.ts';
 import {
   type AuthConfig,
   type AuthMethod,
@@ -33,7 +47,7 @@ import {
   type LoginProtectionOptions,
 } from './auth.ts';
 import { type CostModel, DEFAULT_COST_MODEL, type SimCounters, VirtualDevice } from './cost-model.ts';
-import { ApplyDispatcher } from './dispatcher.ts';
+import { ApplyDispatcher, type LiveSnapshot } from './dispatcher.ts';
 import { envelope, errorOutcome, SimApiError, type SimOutcome, success } from './envelope.ts';
 import { signJwt } from './jwt.ts';
 import { applyQuery } from './query-filter.ts';
@@ -101,8 +115,23 @@ export interface PfSenseV2SimulatorOptions {
   rejectNameInPatch?: boolean;
   /** Keep the request log (default true). */
   keepLog?: boolean;
-  /** Aliases present at start (e.g. created in the GUI). */
+  /** Aliases present at start (e.g. created in the GUI); their entries are operator entries. */
   aliases?: StoredAlias[];
+  /** How a short detail list is handled on write (see alias-store.ts); default `kept-short`. */
+  detailPadding?: DetailPadding;
+  /**
+   * Real-time mode: the device clock is the real clock, `handleAsync`
+   * answers after the modelled cost has passed, reloads finish on the real
+   * clock. For loopback runs of a whole relay (pass `cost`, e.g. REALTIME_BENCH_COST).
+   */
+  realTime?: boolean;
+}
+
+/** An operator entry as the simulator remembers it. */
+interface OperatorEntry {
+  address: string;
+  /** '' = no description. */
+  detail: string;
 }
 
 const API = '/api/v2/';
@@ -123,16 +152,25 @@ export class PfSenseV2Simulator {
   readonly #keepLog: boolean;
   readonly #applyPerEntryMs: number;
   readonly #dirty = new Set<string>();
-  #live = new Map<string, string[]>();
+  #live: LiveSnapshot = new Map();
   #down: false | 'reset' | 'hang' = false;
+  /** Operator entries per alias name. */
+  readonly #operator = new Map<string, OperatorEntry[]>();
+  /** Device-clock ms until which an earlier 503's Retry-After runs. */
+  #retryAfterUntil = 0;
+  /** Serial worker queue for handleAsync. */
+  #queue: Promise<void> = Promise.resolve();
+  /** Bodies of writes received and not yet answered (handleAsync). */
+  readonly #inFlightWrites = new Map<string, number>();
 
   constructor(options: PfSenseV2SimulatorOptions = {}) {
-    this.device = new VirtualDevice(options.cost ?? DEFAULT_COST_MODEL);
+    this.device = new VirtualDevice(options.cost ?? DEFAULT_COST_MODEL, options.realTime ?? false);
     this.#wallClock = options.wallClock ?? Date.now;
     this.#store = new AliasStore(
       { maximum: options.manyMaximum ?? 0, scope: options.manyMaximumScope ?? 'result' },
       this.#wallClock,
       options.rejectNameInPatch ?? false,
+      options.detailPadding ?? 'kept-short',
     );
     this.#applyPerEntryMs = options.applyPerEntryMs ?? 0.01;
     this.#dispatcher = new ApplyDispatcher({
@@ -153,7 +191,10 @@ export class PfSenseV2Simulator {
     this.#readOnly = options.readOnly ?? false;
     this.#writeResponses = options.writeResponses ?? 'full';
     this.#keepLog = options.keepLog ?? true;
-    for (const alias of options.aliases ?? []) this.#store.insert(alias);
+    for (const alias of options.aliases ?? []) {
+      this.#store.insert(alias);
+      this.#trackOperator(alias.name);
+    }
     this.#live = this.#buildLive();
   }
 
@@ -193,7 +234,9 @@ export class PfSenseV2Simulator {
 
   /** Adds an alias as the GUI would (no API validation), at a position (shifting later ids). */
   addAlias(alias: Partial<StoredAlias> & { name: string }, at?: number): number {
-    return this.#store.insert({ type: 'host', descr: '', address: [], detail: [], ...alias }, at);
+    const id = this.#store.insert({ type: 'host', descr: '', address: [], detail: [], ...alias }, at);
+    this.#trackOperator(alias.name);
+    return id;
   }
 
   /** Deletes an alias as the GUI would; later ids shift down. */
@@ -209,6 +252,54 @@ export class PfSenseV2Simulator {
     if (alias === undefined) throw new Error(`no alias ${name}`);
     this.#store.delete(id);
     this.#store.insert({ ...alias, ...change }, id);
+    this.#trackOperator(name, alias);
+  }
+
+  /**
+   * An admin adds one entry in the GUI (no apply): the address, and its
+   * description when given. Without one, an alias whose every address has a
+   * description gets an empty one; a short detail list stays short.
+   */
+  adminAdd(name: string, address: string, detail?: string): void {
+    const id = this.#store.indexOf(name);
+    const alias = this.#store.byId(id);
+    if (alias === undefined) throw new Error(`no alias ${name}`);
+    const details = [...alias.detail];
+    if (detail !== undefined) {
+      while (details.length < alias.address.length) details.push('');
+      details.push(detail);
+    } else if (details.length === alias.address.length && details.length > 0) {
+      details.push('');
+    }
+    this.#store.delete(id);
+    this.#store.insert({ ...alias, address: [...alias.address, address], detail: details }, id);
+    const entries = this.#operator.get(name) ?? [];
+    entries.push({ address, detail: detail ?? '' });
+    this.#operator.set(name, entries);
+  }
+
+  /** An admin deletes every entry of `address` in the GUI (no apply), with its description. */
+  adminRemove(name: string, address: string): void {
+    const id = this.#store.indexOf(name);
+    const alias = this.#store.byId(id);
+    if (alias === undefined) throw new Error(`no alias ${name}`);
+    const key = sameAddressKey(address);
+    const keep = alias.address.map((stored) => sameAddressKey(stored) !== key);
+    this.#store.delete(id);
+    this.#store.insert(
+      {
+        ...alias,
+        address: alias.address.filter((_, i) => keep[i]),
+        detail: alias.detail.filter((_, i) => i >= keep.length || keep[i]),
+      },
+      id,
+    );
+    this.#operator.set(name, (this.#operator.get(name) ?? []).filter((entry) => sameAddressKey(entry.address) !== key));
+  }
+
+  /** The operator entries the simulator still expects in `name` (copies). */
+  operatorEntries(name: string): Array<{ address: string; detail: string }> {
+    return (this.#operator.get(name) ?? []).map((entry) => ({ ...entry }));
   }
 
   /** What `pfctl -t <name> -T show` prints now, or undefined when pf has no such table. */
@@ -218,8 +309,9 @@ export class PfSenseV2Simulator {
     return table === undefined ? undefined : [...table];
   }
 
-  /** Empties a runtime table (`pfctl -T flush`); config is untouched until the next reload. */
+  /** Empties a runtime table (`pfctl -t <name> -T flush`); config is untouched until the next reload. */
   flushRuntimeTable(name: string): void {
+    this.#settle();
     if (this.#live.has(name)) this.#live.set(name, []);
   }
 
@@ -230,7 +322,7 @@ export class PfSenseV2Simulator {
 
   /** Occupies dispatcher slots with reloads that finish after `durationMs` of virtual time. */
   occupyDispatcher(count: number, durationMs: number): void {
-    this.#dispatcher.occupy(count, this.device.clockMs + durationMs);
+    this.#dispatcher.occupy(count, this.device.clockMs + durationMs, this.#buildLive());
   }
 
   /** Reloads running now. */
@@ -281,9 +373,50 @@ export class PfSenseV2Simulator {
     }
     const status = outcome.kind === 'response' ? outcome.status : 0;
     const costMs = this.device.charge(route, status, entries);
+    this.#lastCostMs = costMs;
     if (this.#keepLog) this.log.push({ method, path: request.path, body: request.body, status, startMs, costMs });
     return outcome;
   }
+
+  /**
+   * Serves one request as the serial worker: after every earlier one, and —
+   * in real-time mode — answering once its modelled cost has passed.
+   * Counts a write received while an identical write is still in flight.
+   */
+  async handleAsync(request: SimRequest): Promise<SimOutcome> {
+    const write = request.method.toUpperCase() !== 'GET';
+    const key = `${request.method.toUpperCase()} ${request.path} ${request.body}`;
+    if (write) {
+      const inFlight = this.#inFlightWrites.get(key) ?? 0;
+      if (inFlight > 0) this.device.counters.duplicateWrites += 1;
+      this.#inFlightWrites.set(key, inFlight + 1);
+    }
+    const previous = this.#queue;
+    let release!: () => void;
+    this.#queue = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      await previous;
+      const logged = this.log.length;
+      const requestsBefore = this.device.counters.requests;
+      const outcome = this.handle(request);
+      if (this.device.realTime && this.device.counters.requests > requestsBefore) {
+        const costMs = this.#keepLog ? (this.log[logged]?.costMs ?? 0) : this.#lastCostMs;
+        await new Promise((resolve) => setTimeout(resolve, costMs));
+      }
+      return outcome;
+    } finally {
+      release();
+      if (write) {
+        const left = (this.#inFlightWrites.get(key) ?? 1) - 1;
+        if (left > 0) this.#inFlightWrites.set(key, left);
+        else this.#inFlightWrites.delete(key);
+      }
+    }
+  }
+
+  #lastCostMs = 0;
 
   #route(method: string, url: URL, request: SimRequest): { outcome: SimOutcome; entries: number } {
     const path = url.pathname.replace(/\/+$/, '');
@@ -319,12 +452,14 @@ export class PfSenseV2Simulator {
         return this.#write(this.#store.update(params), params);
       case 'DELETE /api/v2/firewall/alias': {
         const representation = this.#store.delete(params.id);
+        this.#checkOperator();
         this.#markDirty(flag(params.apply));
         return { outcome: success(representation), entries: 0 };
       }
       case 'GET /api/v2/firewall/apply':
         return { outcome: success(this.#applyStatus()), entries: 0 };
       case 'POST /api/v2/firewall/apply':
+        this.#noteApplyRequest();
         this.#spawnApply();
         this.#dirty.clear();
         return { outcome: success(this.#applyStatus()), entries: 0 };
@@ -362,6 +497,10 @@ export class PfSenseV2Simulator {
   /** Config written; apply when asked. The 503 of a full dispatcher comes after the write, as in Model::update(). */
   #write(result: AliasWrite, params: Record<string, unknown>) {
     this.device.counters.configWrites += 1;
+    if (result.replace === true) this.device.counters.replaces += 1;
+    this.device.counters.duplicateWrites += result.duplicates ?? 0;
+    this.#checkOperator();
+    if (flag(params.apply)) this.#noteApplyRequest();
     this.#markDirty(flag(params.apply));
     const { alias, id } = result;
     const data =
@@ -381,8 +520,83 @@ export class PfSenseV2Simulator {
 
   #spawnApply(): void {
     const entries = this.#store.all.reduce((sum, alias) => sum + alias.address.length, 0);
-    this.#dispatcher.spawn(this.device.clockMs, entries);
+    try {
+      this.#dispatcher.spawn(this.device.clockMs, entries, this.#buildLive());
+    } catch (error) {
+      if (error instanceof SimApiError && error.retryAfterSeconds !== undefined) {
+        this.#retryAfterUntil = Math.max(this.#retryAfterUntil, this.device.clockMs + error.retryAfterSeconds * 1000);
+      }
+      throw error;
+    }
     this.device.counters.appliesStarted += 1;
+  }
+
+  /** An apply-carrying request arrived: flag it when the dispatcher is full or an earlier Retry-After still runs. */
+  #noteApplyRequest(): void {
+    const now = this.device.clockMs;
+    if (this.#dispatcher.fullAt(now)) this.device.counters.appliesWhileFull += 1;
+    if (now < this.#retryAfterUntil) this.device.counters.appliesIgnoringRetryAfter += 1;
+  }
+
+  /**
+   * Remembers the entries of alias `name` as the operator's: all of them, or
+   * after an edit of `before`, those the edit introduced plus the operator
+   * entries still there (an edit does not make the relay's entries the operator's).
+   */
+  #trackOperator(name: string, before?: StoredAlias): void {
+    const alias = this.#store.byId(this.#store.indexOf(name));
+    if (alias === undefined) return;
+    const pairs = (list: StoredAlias) => list.address.map((address, i) => ({ address, detail: list.detail[i] ?? '' }));
+    if (before === undefined) {
+      this.#operator.set(name, pairs(alias));
+      return;
+    }
+    const key = (entry: OperatorEntry) => `${entry.address}\u0000${entry.detail}`;
+    const count = (entries: OperatorEntry[]) => {
+      const counts = new Map<string, number>();
+      for (const entry of entries) counts.set(key(entry), (counts.get(key(entry)) ?? 0) + 1);
+      return counts;
+    };
+    const old = count(pairs(before));
+    const operator = count(this.#operator.get(name) ?? []);
+    const tracked: OperatorEntry[] = [];
+    for (const entry of pairs(alias)) {
+      const k = key(entry);
+      const wasThere = old.get(k) ?? 0;
+      if (wasThere > 0) {
+        old.set(k, wasThere - 1);
+        const wasOperator = operator.get(k) ?? 0;
+        if (wasOperator === 0) continue; // the relay's entry, unchanged by the edit
+        operator.set(k, wasOperator - 1);
+      }
+      tracked.push(entry);
+    }
+    this.#operator.set(name, tracked);
+  }
+
+  /** After an API write: counts operator entries gone, or no longer beside their own description. */
+  #checkOperator(): void {
+    for (const [name, expected] of this.#operator) {
+      if (expected.length === 0) continue;
+      const alias = this.#store.byId(this.#store.indexOf(name));
+      const present = new Map<string, number>();
+      for (const [i, address] of (alias?.address ?? []).entries()) {
+        const key = `${address}\u0000${alias?.detail[i] ?? ''}`;
+        present.set(key, (present.get(key) ?? 0) + 1);
+      }
+      const still: OperatorEntry[] = [];
+      for (const entry of expected) {
+        const key = `${entry.address}\u0000${entry.detail}`;
+        const count = present.get(key) ?? 0;
+        if (count > 0) {
+          present.set(key, count - 1);
+          still.push(entry);
+        } else {
+          this.device.counters.foreignTouched += 1;
+        }
+      }
+      this.#operator.set(name, still);
+    }
   }
 
   #applyStatus() {
@@ -398,10 +612,10 @@ export class PfSenseV2Simulator {
 
   /** Finishes reloads due by now: pf then holds what config says. */
   #settle(): void {
-    const finished = this.#dispatcher.settle(this.device.clockMs);
-    if (finished > 0) {
+    const { finished, live } = this.#dispatcher.settle(this.device.clockMs);
+    if (finished > 0 && live !== undefined) {
       this.device.counters.appliesCompleted += finished;
-      this.#live = this.#buildLive();
+      this.#live = live;
     }
   }
 

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pfsenseIntegrationSchema } from '../../../../lib/config/schema.ts';
 import { deviceTls } from '../../../../lib/providers/device-tls.ts';
 import { ProviderError } from '../../../../lib/providers/errors.ts';
+import { ApplyGates } from '../../../../lib/providers/pfsense/v2/apply-gate.ts';
 import { type PfSenseIntegrationConfig, PfSenseV2Provider, type PfSenseV2ProviderDeps } from '../../../../lib/providers/pfsense/v2/provider.ts';
 import type { PfSenseV2Secrets } from '../../../../lib/providers/pfsense/v2/auth.ts';
 import { PfSenseV2ConfigError } from '../../../../lib/providers/pfsense/v2/errors.ts';
@@ -25,6 +26,9 @@ import {
 const ALIAS = 'flowtriq_blocked';
 const ORIGIN = 'https://pfsense.test';
 const BASIC_SECRETS: PfSenseV2Secrets = { username: 'admin', password: 'pfsense' };
+const INCIDENT = '3f6c0d2e-8a51-4f0b-9d7e-1c2b3a4d5e6f';
+/** The relay's mark for an address added by INCIDENT. */
+const mark = (ip: string) => `flowtriq-relay ${INCIDENT} ${ip}`;
 
 /** A Transport wrapper that records requests, measures concurrency and can act between requests. */
 class SpyTransport implements Transport {
@@ -99,13 +103,14 @@ function setup(
       clock.advance(ms);
     },
     verifyIntervalMs: 1000,
+    applyGates: new ApplyGates(),
     ...deps,
   });
   return { sim, spy, provider, sleeps, clock };
 }
 
 function entries(...ips: string[]): BlockEntry[] {
-  return ips.map((ip) => ({ ip, expiresAt: Date.parse('2030-01-01T01:00:00Z'), incidents: ['3f6c0d2e-8a51-4f0b-9d7e-1c2b3a4d5e6f'] }));
+  return ips.map((ip) => ({ ip, expiresAt: Date.parse('2030-01-01T01:00:00Z'), incidents: [INCIDENT] }));
 }
 
 function context(signal = new AbortController().signal): ProviderContext & { logger: RecordingLogger } {
@@ -153,7 +158,7 @@ describe('PfSenseV2Provider: authentication', () => {
     const sim = new PfSenseV2Simulator({ authMethods: ['KeyAuth'] });
     const key = sim.createApiKey();
     const spy = new SpyTransport(simulatorTransport(sim));
-    const provider = new PfSenseV2Provider(config({ auth: 'apiKey' }), { transport: spy, tls: {}, secrets: { apiKey: key } });
+    const provider = new PfSenseV2Provider(config({ auth: 'apiKey' }), { transport: spy, tls: {}, secrets: { apiKey: key }, applyGates: new ApplyGates() });
 
     // Act
     const results = await provider.add(entries('198.51.100.7'), context());
@@ -247,7 +252,7 @@ describe('PfSenseV2Provider: authentication', () => {
 });
 
 describe('PfSenseV2Provider: the alias', () => {
-  it('creates a missing host alias with the first addresses, a description and no details; never touches rules', async () => {
+  it('creates a missing host alias with the first addresses, each marked as the relay\'s; never touches rules', async () => {
     // Prepare
     const { sim, spy, provider } = setup();
 
@@ -260,8 +265,8 @@ describe('PfSenseV2Provider: the alias', () => {
     const create = json(spy.requests[1]?.body ?? '{}');
     expect(create).toMatchObject({ name: ALIAS, type: 'host', address: ['198.51.100.7', '2001:db8::7'], apply: true });
     expect(create.descr).toContain('Managed by Flowtriq Relay');
-    expect(create).not.toHaveProperty('detail');
-    expect(sim.alias(ALIAS)).toMatchObject({ type: 'host', detail: [], address: ['198.51.100.7', '2001:db8::7'] });
+    expect(create.detail).toEqual([mark('198.51.100.7'), mark('2001:db8::7')]);
+    expect(sim.alias(ALIAS)).toMatchObject({ type: 'host', detail: [mark('198.51.100.7'), mark('2001:db8::7')], address: ['198.51.100.7', '2001:db8::7'] });
     expect(Object.keys(sim.counters.byRoute).some((route) => /rule|PUT/.test(route))).toBe(false);
   });
 
@@ -326,7 +331,7 @@ describe('PfSenseV2Provider: the alias', () => {
     // Assess
     expect(first[0]?.ok && second[0]?.ok).toBe(true);
     expect(writesFirst).toBe(3);
-    expect(json(spy.writes().at(-1)?.body ?? '{}')).toEqual({ id: 0, address: ['198.51.100.2'], append: true, apply: true });
+    expect(json(spy.writes().at(-1)?.body ?? '{}')).toEqual({ id: 0, address: ['198.51.100.2'], detail: [mark('198.51.100.2')], append: true, apply: true });
     expect(ctx.logger.lines.some((l) => l.level === 'warn' && l.message.includes('refuses `name`'))).toBe(true);
     expect(sim.alias(ALIAS)?.address).toEqual(['198.51.100.1', '198.51.100.2']);
   });
@@ -371,21 +376,31 @@ describe('PfSenseV2Provider: the alias', () => {
     expect(sim.alias(ALIAS)?.address).toEqual(['198.51.100.1', '2001:DB8::5', '198.51.100.2']);
   });
 
-  it('remove sends the stored spellings with remove: true and keeps everything else', async () => {
+  it('remove sends only the relay entries (address + exact mark) with remove: true; operator entries stay', async () => {
     // Prepare
     const { sim, spy, provider } = setup();
-    sim.addAlias({ name: ALIAS, address: ['198.51.100.1', '2001:DB8::5', 'blocked.example.org', '198.51.100.2'] });
+    sim.addAlias({ name: ALIAS, address: ['198.51.100.1', 'blocked.example.org'], detail: ['office', 'a host name'] });
+    await provider.add(entries('2001:db8::5', '198.51.100.2'), context());
+    sim.resetCounters();
 
     // Act
-    const results = await provider.remove(entries('198.51.100.1', '2001:db8::5', '203.0.113.99'), context());
+    const results = await provider.remove(entries('2001:db8::5', '198.51.100.2', '203.0.113.99'), context());
 
     // Assess
     expect(results.every((r) => r.ok)).toBe(true);
-    expect(json(spy.writes()[0]?.body ?? '{}')).toEqual({ id: 0, name: ALIAS, address: ['198.51.100.1', '2001:DB8::5'], remove: true, apply: true });
-    expect(sim.alias(ALIAS)?.address).toEqual(['blocked.example.org', '198.51.100.2']);
+    expect(json(spy.writes().at(-1)?.body ?? '{}')).toEqual({
+      id: 0,
+      name: ALIAS,
+      address: ['2001:db8::5', '198.51.100.2'],
+      detail: [mark('2001:db8::5'), mark('198.51.100.2')],
+      remove: true,
+      apply: true,
+    });
+    expect(sim.alias(ALIAS)).toMatchObject({ address: ['198.51.100.1', 'blocked.example.org'], detail: ['office', 'a host name'] });
+    expect(sim.counters).toMatchObject({ foreignTouched: 0, replaces: 0 });
   });
 
-  it('removing the last addresses empties the alias with a plain replace (remove with the whole list is a no-op)', async () => {
+  it('removing the last relay entries empties the alias by remove (last value repeated: an identical list is a no-op), never a replace', async () => {
     // Prepare
     const { sim, spy, provider } = setup();
     await provider.add(entries('198.51.100.1', '198.51.100.2'), context());
@@ -395,22 +410,117 @@ describe('PfSenseV2Provider: the alias', () => {
 
     // Assess
     expect(results.every((r) => r.ok)).toBe(true);
-    expect(json(spy.writes().at(-1)?.body ?? '{}')).toEqual({ id: 0, name: ALIAS, address: [], detail: [], apply: true });
-    expect(sim.alias(ALIAS)?.address).toEqual([]);
+    expect(json(spy.writes().at(-1)?.body ?? '{}')).toEqual({
+      id: 0,
+      name: ALIAS,
+      address: ['198.51.100.1', '198.51.100.2', '198.51.100.2'],
+      detail: [mark('198.51.100.1'), mark('198.51.100.2'), mark('198.51.100.2')],
+      remove: true,
+      apply: true,
+    });
+    expect(sim.alias(ALIAS)).toMatchObject({ address: [], detail: [] });
+    expect(sim.counters.replaces).toBe(0);
   });
 
-  it('an alias with per-entry descriptions is changed by replace, keeping each description with its address', async () => {
-    // Prepare
-    const { sim, spy, provider } = setup();
-    sim.addAlias({ name: ALIAS, address: ['198.51.100.1', '198.51.100.2', '198.51.100.3'], detail: ['one', 'two', 'three'] });
+  it('operator entries with and without descriptions survive add, remove, removal of the last relay entry, and list', async () => {
+    // Prepare: an operator alias whose detail list is shorter than its addresses (one entry has no description)
+    const { sim, provider } = setup();
+    sim.addAlias({ name: ALIAS, address: ['192.0.2.10', '192.0.2.11', 'lan_hosts'], detail: ['jump host'] });
+    const ctx = context();
 
     // Act
-    const results = await provider.remove(entries('198.51.100.2'), context());
+    const added = await provider.add(entries('198.51.100.1', '198.51.100.2'), ctx);
+    const afterAdd = sim.alias(ALIAS);
+    sim.adminAdd(ALIAS, '192.0.2.12'); // added by hand meanwhile, no description
+    const listed = await provider.list(ctx);
+    const removed = await provider.remove(entries('198.51.100.1', '198.51.100.2'), ctx);
 
     // Assess
-    expect(results[0]?.ok).toBe(true);
-    expect(json(spy.writes()[0]?.body ?? '{}')).toMatchObject({ address: ['198.51.100.1', '198.51.100.3'], detail: ['one', 'three'] });
-    expect(sim.alias(ALIAS)).toMatchObject({ address: ['198.51.100.1', '198.51.100.3'], detail: ['one', 'three'] });
+    expect(added.every((r) => r.ok && r.foreign !== true)).toBe(true);
+    expect(afterAdd).toMatchObject({
+      address: ['192.0.2.10', '192.0.2.11', 'lan_hosts', '198.51.100.1', '198.51.100.2'],
+      detail: ['jump host', '', '', mark('198.51.100.1'), mark('198.51.100.2')],
+    });
+    expect(listed).toEqual([
+      { ip: '192.0.2.10', owned: false },
+      { ip: '192.0.2.11', owned: false },
+      { ip: '198.51.100.1', owned: true },
+      { ip: '198.51.100.2', owned: true },
+      { ip: '192.0.2.12', owned: false },
+    ]);
+    expect(removed.every((r) => r.ok)).toBe(true);
+    expect(sim.alias(ALIAS)).toMatchObject({ address: ['192.0.2.10', '192.0.2.11', 'lan_hosts', '192.0.2.12'], detail: ['jump host', '', '', ''] });
+    expect(sim.counters).toMatchObject({ foreignTouched: 0, replaces: 0, duplicateWrites: 0 });
+  });
+
+  it('with a package whose padding sticks, marks still land beside the relay\'s addresses', async () => {
+    // Prepare
+    const { sim, provider } = setup({ detailPadding: 'stamp' });
+    sim.addAlias({ name: ALIAS, address: ['192.0.2.10', '192.0.2.11'], detail: ['jump host'] });
+
+    // Act
+    await provider.add(entries('198.51.100.1'), context());
+    const listed = await provider.list(context());
+
+    // Assess
+    expect(sim.alias(ALIAS)?.detail).toEqual(['jump host', '', mark('198.51.100.1')]);
+    expect(listed.filter((entry) => entry.owned)).toEqual([{ ip: '198.51.100.1', owned: true }]);
+    expect(sim.counters.foreignTouched).toBe(0);
+  });
+
+  it('add: an address the operator already lists is foreign: nothing sent for it; one under the relay\'s mark is ok and not re-sent', async () => {
+    // Prepare
+    const { sim, spy, provider } = setup();
+    sim.addAlias({ name: ALIAS, address: ['198.51.100.1', '2001:DB8::5'], detail: ['', 'partner'] });
+    await provider.add(entries('198.51.100.3'), context());
+    const writesBefore = spy.writes().length;
+
+    // Act
+    const results = await provider.add(entries('198.51.100.1', '2001:db8::5', '198.51.100.3'), context());
+
+    // Assess
+    expect(results).toEqual([
+      { ip: '198.51.100.1', ok: true, foreign: true },
+      { ip: '2001:db8::5', ok: true, foreign: true },
+      { ip: '198.51.100.3', ok: true },
+    ]);
+    expect(spy.writes().length).toBe(writesBefore);
+    expect(sim.counters).toMatchObject({ duplicateWrites: 0, foreignTouched: 0 });
+  });
+
+  it('remove: an address that also has an operator entry keeps both entries (removal is by value) and is answered ok, logged', async () => {
+    // Prepare
+    const { sim, spy, provider } = setup();
+    sim.addAlias({ name: ALIAS });
+    await provider.add(entries('198.51.100.1', '198.51.100.2'), context());
+    sim.adminAdd(ALIAS, '198.51.100.1', 'blocked by hand too');
+    const ctx = context();
+
+    // Act
+    const results = await provider.remove(entries('198.51.100.1', '198.51.100.2'), ctx);
+
+    // Assess
+    expect(results.every((r) => r.ok)).toBe(true);
+    const body = json(spy.writes().at(-1)?.body ?? '{}');
+    expect(body).toMatchObject({ address: ['198.51.100.2'], detail: [mark('198.51.100.2')], remove: true });
+    expect(sim.alias(ALIAS)).toMatchObject({ address: ['198.51.100.1', '198.51.100.1'], detail: [mark('198.51.100.1'), 'blocked by hand too'] });
+    expect(ctx.logger.lines.some((l) => l.message.includes('the operator also lists'))).toBe(true);
+    expect(sim.counters.foreignTouched).toBe(0);
+  });
+
+  it('an alias with more descriptions than addresses is refused with the fix named, nothing written', async () => {
+    // Prepare
+    const { sim, spy, provider } = setup();
+    sim.addAlias({ name: ALIAS, address: ['192.0.2.1'], detail: ['one', 'two'] });
+
+    // Act
+    const error = await failure(provider.add(entries('198.51.100.1'), context()));
+
+    // Assess
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('TOO_MANY_ALIAS_DETAILS');
+    expect(error.message).toContain('Firewall > Aliases');
+    expect(spy.writes()).toHaveLength(0);
   });
 
   it('an existing alias of another type is refused, not changed', async () => {
@@ -440,16 +550,25 @@ describe('PfSenseV2Provider: the alias', () => {
     expect(sim.alias(ALIAS)?.address).toEqual(['198.51.100.7', '2001:db8::1', '198.51.100.8']);
   });
 
-  it('list(): the configured addresses, canonical, without FQDNs or nested aliases', async () => {
+  it('list(): every single-address entry, canonical, owned only under the relay\'s mark for that address; no FQDNs or nested aliases', async () => {
     // Prepare
     const { sim, provider } = setup();
-    sim.addAlias({ name: ALIAS, address: ['198.51.100.1', '2001:DB8::5', 'blocked.example.org', '198.51.100.1'] });
+    sim.addAlias({
+      name: ALIAS,
+      address: ['198.51.100.1', '2001:DB8::5', 'blocked.example.org', '198.51.100.1', '198.51.100.9'],
+      detail: ['', mark('2001:db8::5'), '', '', mark('198.51.100.1')], // the last mark names another address
+    });
+    sim.reloadFilter();
 
     // Act
     const listed = await provider.list(context());
 
     // Assess
-    expect(listed).toEqual([{ ip: '198.51.100.1' }, { ip: '2001:db8::5' }]);
+    expect(listed).toEqual([
+      { ip: '198.51.100.1', owned: false },
+      { ip: '2001:db8::5', owned: true },
+      { ip: '198.51.100.9', owned: false },
+    ]);
   });
 });
 
@@ -489,6 +608,7 @@ describe('PfSenseV2Provider: size limits', () => {
     expect(requestsFirst).toBe(6); // GET, PATCH 200 → 400, then 2 × (GET, PATCH)
     const removes = spy.writes().slice(3).map((w) => (json(w.body).address as string[]).length);
     expect(removes).toEqual([128, 22]);
+    expect(spy.writes().slice(3).every((w) => (json(w.body).detail as string[]).length <= 128)).toBe(true);
     expect(sim.alias(ALIAS)?.address).toHaveLength(50);
     expect(ctx.logger.lines.some((l) => l.level === 'warn' && l.message.includes('limits requests to 128'))).toBe(true);
     expect(health.detail).toContain('at most 128 addresses per request (detected)');
@@ -536,24 +656,34 @@ describe('PfSenseV2Provider: apply, 503 and verification', () => {
     expect(sim.pendingSubsystems()).toEqual([]);
   });
 
-  it('a Retry-After longer than the operation may take fails retryable at once; the next call applies', async () => {
+  // Was: a retryable ProviderError for the whole batch. The write has landed, so the entries are now answered
+  // "written; reload deferred" with retryAfterMs, and nothing applies before Retry-After runs out.
+  it('a Retry-After longer than the operation may take: entries answered deferred with retryAfterMs; the retry then applies', async () => {
     // Prepare
-    const { sim, spy, provider, sleeps } = setup({ retryAfterSeconds: 300 });
+    const { sim, spy, provider, sleeps, clock } = setup({ retryAfterSeconds: 300 });
     sim.addAlias({ name: ALIAS });
     sim.occupyDispatcher(10, 10_000);
 
     // Act
-    const error = await failure(provider.add(entries('198.51.100.7'), context()));
+    const first = await provider.add(entries('198.51.100.7'), context());
     sim.advance(10_000);
-    const retry = await provider.add(entries('198.51.100.7'), context());
+    clock.advance(10_000);
+    const early = await provider.add(entries('198.51.100.7'), context());
+    const appliesEarly = spy.routes().filter((r) => r === 'POST /api/v2/firewall/apply').length;
+    sim.advance(290_000);
+    clock.advance(290_000);
+    const retry = await provider.add([{ ...entries('198.51.100.7')[0]!, resumed: true }], context());
 
     // Assess
-    expect(error.retryable).toBe(true);
-    expect(error.message).toContain('Retry-After');
+    expect(first[0]).toMatchObject({ ok: false, retryAfterMs: 300_000 });
+    expect(first[0]?.ok === false && first[0].error).toMatch(/written; filter reload deferred until .* \(pfSense apply queue full, Retry-After 300 s\)/);
+    expect(early[0]).toMatchObject({ ok: false, retryAfterMs: 290_000 });
+    expect(appliesEarly).toBe(0);
     expect(sleeps).toEqual([]);
-    expect(retry[0]?.ok).toBe(true);
+    expect(retry[0]).toEqual({ ip: '198.51.100.7', ok: true });
     expect(spy.routes().slice(-2)).toEqual(['GET /api/v2/firewall/aliases', 'POST /api/v2/firewall/apply']);
-    expect(sim.pendingSubsystems()).toEqual([]);
+    expect(sim.alias(ALIAS)?.address).toEqual(['198.51.100.7']);
+    expect(sim.counters).toMatchObject({ appliesWhileFull: 1, appliesIgnoringRetryAfter: 0, duplicateWrites: 0 });
   });
 
   it('aborting while waiting for Retry-After rejects with the signal reason', async () => {
@@ -617,6 +747,161 @@ describe('PfSenseV2Provider: apply, 503 and verification', () => {
     expect(reasserted.every((r) => r.ok)).toBe(true);
     expect(spy.writes().slice(writesBefore).map((w) => `${w.method} ${w.path}`)).toEqual(['POST /api/v2/firewall/apply']);
     expect(sim.liveTable(ALIAS)).toEqual(['198.51.100.7', '198.51.100.8']);
+  });
+});
+
+describe('PfSenseV2Provider: filter reloads across batches (apply gate)', () => {
+  /** Start times (device clock) of the reloads requested, from the simulator's log. */
+  function applyTimes(sim: PfSenseV2Simulator): number[] {
+    return sim.log
+      .filter((entry) => entry.status === 200 && (entry.path.startsWith('/api/v2/firewall/apply') ? entry.method === 'POST' : /"apply":true/.test(entry.body)))
+      .map((entry) => entry.startMs);
+  }
+
+  it('20 incidents in quick succession, one add batch each: reloads at least 3 s apart, the dispatcher never fills, no duplicate write', async () => {
+    // Prepare: a reload takes 1.5 s (the simulator default)
+    const { sim, provider } = setup();
+    sim.addAlias({ name: ALIAS });
+
+    // Act
+    const results = [];
+    for (let i = 0; i < 20; i += 1) results.push(...(await provider.add(entries(`198.51.100.${i + 1}`), context())));
+    sim.advance(5000);
+
+    // Assess
+    expect(results.every((r) => r.ok)).toBe(true);
+    const times = applyTimes(sim);
+    expect(times.length).toBeGreaterThan(0);
+    expect(times.slice(1).every((t, i) => t - (times[i] as number) >= 3000)).toBe(true);
+    expect(sim.counters).toMatchObject({ appliesWhileFull: 0, appliesIgnoringRetryAfter: 0, dispatcherRejections: 0, duplicateWrites: 0, replaces: 0 });
+    expect(sim.liveTable(ALIAS)).toHaveLength(20);
+  });
+
+  it('dispatcher full (others filled it): one 503, then writes without apply and no apply before Retry-After; the resumed retry applies once', async () => {
+    // Prepare
+    const { sim, spy, provider, clock } = setup({ retryAfterSeconds: 300 });
+    sim.addAlias({ name: ALIAS });
+    sim.occupyDispatcher(10, 200_000);
+
+    // Act
+    const first: Array<Awaited<ReturnType<PfSenseV2Provider['add']>>> = [];
+    for (let i = 0; i < 20; i += 1) {
+      first.push(await provider.add(entries(`198.51.100.${i + 1}`), context()));
+      sim.advance(1000);
+      clock.advance(1000);
+    }
+    const appliesBefore = sim.counters.appliesStarted;
+    const notBefore = Math.max(...first.flat().map((r) => (r.ok ? 0 : clock.now() + (r.retryAfterMs ?? 0))));
+    sim.advance(notBefore - clock.now());
+    clock.set(notBefore);
+    const retried = await provider.add(
+      Array.from({ length: 20 }, (_, i) => ({ ...entries(`198.51.100.${i + 1}`)[0]!, resumed: true })),
+      context(),
+    );
+    sim.advance(2000);
+
+    // Assess
+    expect(first.flat().every((r) => !r.ok && r.retryAfterMs !== undefined && r.error.includes('Retry-After 300 s'))).toBe(true);
+    expect(appliesBefore).toBe(0);
+    const patches = spy.requests.filter((r) => r.method === 'PATCH').map((r) => json(r.body));
+    expect(patches.map((p) => p.apply)).toEqual([true, ...Array.from({ length: 19 }, () => false)]);
+    expect(retried.every((r) => r.ok)).toBe(true);
+    expect(spy.routes().filter((r) => r === 'POST /api/v2/firewall/apply')).toHaveLength(1);
+    expect(sim.counters).toMatchObject({ appliesWhileFull: 1, appliesIgnoringRetryAfter: 0, duplicateWrites: 0 });
+    expect(sim.liveTable(ALIAS)).toHaveLength(20);
+  });
+
+  it('two integrations on one firewall share the gate: never two requests in flight, reloads 3 s apart', async () => {
+    // Prepare
+    const clock = new ManualClock(Date.parse('2030-01-01T00:00:00Z'));
+    const sim = new PfSenseV2Simulator({ wallClock: clock.now });
+    const spy = new SpyTransport(simulatorTransport(sim));
+    const gates = new ApplyGates();
+    const make = (alias: string, id: string) =>
+      new PfSenseV2Provider(
+        { ...config({ alias }), id },
+        {
+          transport: spy,
+          tls: {},
+          secrets: BASIC_SECRETS,
+          now: clock.now,
+          sleep: async (ms) => {
+            sim.advance(ms);
+            clock.advance(ms);
+          },
+          applyGates: gates,
+        },
+      );
+    const a = make('relay_a', 'fw-a');
+    const b = make('relay_b', 'fw-b');
+
+    // Act
+    const results = await Promise.all([
+      a.add(entries('198.51.100.1'), context()),
+      b.add(entries('198.51.100.2'), context()),
+      a.add(entries('198.51.100.3'), context()),
+      b.add(entries('198.51.100.4'), context()),
+    ]);
+
+    // Assess
+    expect(results.flat().every((r) => r.ok)).toBe(true);
+    expect(spy.maxInFlight).toBe(1);
+    const times = applyTimes(sim);
+    expect(times).toHaveLength(4);
+    expect(times.slice(1).every((t, i) => t - (times[i] as number) >= 3000)).toBe(true);
+  });
+
+  it('drift without verify: list() leaves out relay entries a flush took from the live table; a resumed add re-applies, writes nothing', async () => {
+    // Prepare
+    const { sim, spy, provider, clock } = setup({ applyBaseMs: 500 });
+    sim.addAlias({ name: ALIAS, address: ['192.0.2.1'], detail: ['office'] });
+    await provider.add(entries('198.51.100.7', '198.51.100.8'), context());
+    sim.advance(60_000);
+    clock.advance(60_000);
+    sim.flushRuntimeTable(ALIAS);
+
+    // Act
+    const listed = await provider.list(context());
+    const writesBefore = spy.writes().length;
+    const reasserted = await provider.add(
+      entries('198.51.100.7', '198.51.100.8').map((entry) => ({ ...entry, resumed: true })),
+      context(),
+    );
+    sim.advance(1000);
+
+    // Assess
+    expect(listed).toEqual([{ ip: '192.0.2.1', owned: false }]);
+    expect(reasserted.every((r) => r.ok)).toBe(true);
+    expect(spy.writes().slice(writesBefore).map((w) => `${w.method} ${w.path}`)).toEqual(['POST /api/v2/firewall/apply']);
+    expect(sim.liveTable(ALIAS)).toEqual(['192.0.2.1', '198.51.100.7', '198.51.100.8']);
+    expect(sim.counters).toMatchObject({ duplicateWrites: 0, foreignTouched: 0 });
+  });
+
+  it('list() reads the live table on every call; with no table (no rule references the alias) it reports the configuration', async () => {
+    // Prepare
+    const { sim, spy, provider } = setup();
+    sim.addAlias({ name: ALIAS, address: ['198.51.100.7'], detail: [mark('198.51.100.7')] });
+
+    // Act
+    const listed = await provider.list(context());
+
+    // Assess
+    expect(spy.routes()).toEqual(['GET /api/v2/firewall/aliases', 'GET /api/v2/diagnostics/table']);
+    expect(listed).toEqual([{ ip: '198.51.100.7', owned: true }]);
+  });
+
+  it('a resumed batch with nothing to write applies even when this process saw no reload (the cut-off attempt may have written without one)', async () => {
+    // Prepare: config already holds the entry (written by an earlier process), never applied
+    const { sim, spy, provider } = setup();
+    sim.addAlias({ name: ALIAS });
+    sim.editAlias(ALIAS, { address: ['198.51.100.7'], detail: [mark('198.51.100.7')] });
+
+    // Act
+    const results = await provider.add([{ ...entries('198.51.100.7')[0]!, resumed: true }], context());
+
+    // Assess
+    expect(results[0]).toEqual({ ip: '198.51.100.7', ok: true });
+    expect(spy.routes()).toEqual(['GET /api/v2/firewall/aliases', 'GET /api/v2/diagnostics/table', 'POST /api/v2/firewall/apply']);
   });
 });
 
@@ -770,6 +1055,8 @@ describe('PfSenseV2Provider over HTTPS', () => {
       transport: spy,
       tls: deviceTls(integration.options.tls, { where: 'integrations[0].options', baseDir: dir }),
       secrets: BASIC_SECRETS,
+      applyGates: new ApplyGates(),
+      minApplyGapMs: 0, // real clock here: no 3 s wait between the add's reload and the remove's
     });
     return { provider, spy, sim: running.sim };
   }
