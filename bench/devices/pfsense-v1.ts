@@ -105,7 +105,14 @@ function relayApproach(transport: Transport, ips: string[]): Phases {
     options: { url: ORIGIN, apiVersion: 'v1', auth: 'basic', alias: ALIAS, allowInsecureHttp: true },
     secrets: { username: { env: 'UNUSED' }, password: { env: 'UNUSED' } },
   });
-  const provider = new PfSenseV1Provider(config, { transport, tls: {}, secrets: { username: USER, password: PASSWORD } });
+  // No apply gap: add and remove are measured apart, and a gap would only add real
+  // waiting that the virtual clock does not see.
+  const provider = new PfSenseV1Provider(config, {
+    transport,
+    tls: {},
+    secrets: { username: USER, password: PASSWORD },
+    applyGapMs: 0,
+  });
   const ctx: ProviderContext = { signal: new AbortController().signal, logger: silentLogger };
   const batch: BlockEntry[] = ips.map((ip) => ({ ip, expiresAt: Date.now() + 3_600_000, incidents: ['bench'] }));
   const check = (results: Array<{ ok: boolean }>) => {

@@ -28,18 +28,42 @@
  * - GET with a filter answers matches keyed by config index: a JSON array
  *   when the keys are 0..n-1, else an object such as `{"1":{...}}`.
  *
+ * - Per-entry descriptions (`detail`) as the package keeps them
+ *   (APIFirewallAliasEntryCreate/Delete.inc, legacy branch): an entry POST
+ *   appends the sent details (padded with `Entry added <date>` up to the
+ *   number of sent addresses) after the stored ones, whatever their count;
+ *   an entry DELETE drops the details at the positions of the removed
+ *   addresses after `array_filter`, which also drops every empty detail, so
+ *   the details after an empty one move up to the previous address. So an
+ *   alias whose details are fewer than its addresses, or hold an empty one,
+ *   gets its descriptions misaligned by a careless client, as on a device.
+ *
  * Test hooks: per-endpoint counters, a request log (parsed payloads and
  * answers), config.xml write and filter-reload counters, the pending-apply
- * flag, the runtime tables, a virtual clock with a cost model
- * (./cost-model.ts), `setDown()`, `revokeJwts()`, `override`, and
+ * flag and `writesSinceApply`, the runtime tables, a virtual clock with a
+ * cost model (./cost-model.ts), `setDown()`, `revokeJwts()`, `override`,
  * `realLatencyMs` to hold requests open so overlapping requests show up in
- * `maxInFlight`.
+ * `maxInFlight`, and `realTime` to hold each request for its cost in real
+ * milliseconds (with `ONE_BOX_REAL_TIME_COST`, 35 ms per request + 1 ms per
+ * entry: a one-box relay can run against it over loopback HTTP).
+ *
+ * Violations a careful client never causes, counted in `violations`:
+ *
+ * - `duplicateWrites`: an entry POST of an address the alias already holds
+ *   (or twice in one request: the package does not de-duplicate), or a write
+ *   request identical to one still in flight.
+ * - `foreignTouched`: an operator entry (seeded without the relay's mark, or
+ *   added with `adminAddEntry`) removed, or its detail changed (a relay
+ *   description moved onto it, its own moved away). Each entry counts once.
+ * - `replaces`: any PUT of an alias (it replaces the whole address list and
+ *   would overwrite an operator's edit made meanwhile).
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
+import { normalizeAddress } from '../../../lib/ip/address.ts';
 import { TransportConnectionError, TransportTimeoutError } from '../../../lib/transport/errors.ts';
 import type { HttpRequest, HttpResponse, Transport } from '../../../lib/transport/types.ts';
-import { aliasRecord, type AliasRecord, ConfigStore, type SeedAlias, type StoredAlias } from './config-store.ts';
+import { aliasRecord, type AliasRecord, ConfigStore, GUI_DEFAULT_DETAIL, type SeedAlias, type StoredAlias } from './config-store.ts';
 import { type CostModel, DEFAULT_COST_MODEL, requestCost, VirtualClock } from './cost-model.ts';
 import { signJwt, verifyJwt } from './jwt.ts';
 import { v1Envelope, type V1EnvelopeBody } from './responses.ts';
@@ -77,6 +101,11 @@ export interface PfSenseV1DeviceOptions {
   aliasesInUse?: string[];
   /** Real milliseconds each request is held before it is handled. */
   realLatencyMs?: number;
+  /**
+   * Hold each request, after it is handled, for its cost under the cost
+   * model in real milliseconds (use `cost: ONE_BOX_REAL_TIME_COST`).
+   */
+  realTime?: boolean;
   /** Keep the request log (default true). The bench turns it off: 10,000 logged answers echoing a 10,000-entry alias do not fit in memory. */
   keepLog?: boolean;
   /**
@@ -151,6 +180,24 @@ interface Route {
   handler: Handler;
 }
 
+/** The real-time model for a one-box relay over loopback: 35 ms per request + 1 ms per entry. */
+export const ONE_BOX_REAL_TIME_COST: CostModel = { perRequestMs: 35, perEntryMs: 1 };
+
+/** What a careful client never makes the firewall do (see the file comment). */
+export interface SimViolations {
+  duplicateWrites: number;
+  foreignTouched: number;
+  replaces: number;
+}
+
+const WRITE_ROUTES = new Set([
+  'POST /api/v1/firewall/alias',
+  'PUT /api/v1/firewall/alias',
+  'DELETE /api/v1/firewall/alias',
+  'POST /api/v1/firewall/alias/entry',
+  'DELETE /api/v1/firewall/alias/entry',
+]);
+
 const FQDN = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
 
 /** The simulated firewall. */
@@ -166,6 +213,7 @@ export class PfSenseV1Device {
   lockedOut = false;
   inFlight = 0;
   maxInFlight = 0;
+  readonly violations: SimViolations = { duplicateWrites: 0, foreignTouched: 0, replaces: 0 };
   /** Answer requests this way instead of handling them; false = up. */
   down: DownMode | false = false;
   /**
@@ -184,6 +232,11 @@ export class PfSenseV1Device {
   readonly #protection: LoginProtection | false;
   readonly #inUse: Set<string>;
   readonly #realLatencyMs: number;
+  readonly #realTime: boolean;
+  /** Write requests in flight, by method, path and body. */
+  readonly #writesInFlight = new Map<string, number>();
+  /** Operator entries already counted in `foreignTouched`. */
+  readonly #counted = new Set<ConfigStore['operatorEntries'][number]>();
   readonly #keepLog: boolean;
   readonly #writeAnswer: 'alias' | 'none';
   readonly #routes: Map<string, Route>;
@@ -199,6 +252,7 @@ export class PfSenseV1Device {
     this.#protection = options.loginProtection ?? { threshold: 3, mode: 'drop' };
     this.#inUse = new Set(options.aliasesInUse ?? []);
     this.#realLatencyMs = options.realLatencyMs ?? 0;
+    this.#realTime = options.realTime ?? false;
     this.#keepLog = options.keepLog ?? true;
     this.#writeAnswer = options.writeAnswer ?? 'alias';
     this.cost = { ...DEFAULT_COST_MODEL, ...options.cost };
@@ -236,6 +290,51 @@ export class PfSenseV1Device {
     return this.config.pendingApply;
   }
 
+  /** config.xml rewrites not yet applied (0: the runtime tables match the configuration). */
+  get unappliedWrites(): number {
+    return this.config.writesSinceApply;
+  }
+
+  /** The (address, detail) pairs of an alias as the webConfigurator shows them, or undefined. */
+  aliasPairs(name: string): Array<{ address: string; detail: string | undefined }> | undefined {
+    return this.config.pairs(name);
+  }
+
+  /**
+   * The operator adds an entry in the webConfigurator (config written, the
+   * change waits for "Apply Changes"). The entry is the operator's from now on.
+   */
+  adminAddEntry(alias: string, address: string, detail: string = GUI_DEFAULT_DETAIL): void {
+    const index = this.config.indexOf(alias);
+    if (index === undefined) throw new Error(`simulator: no alias ${alias}`);
+    const stored = this.config.aliases[index]!;
+    // The webConfigurator posts every row with its description (an empty one
+    // saved as "Entry added <date>"), so a save writes one detail per address.
+    while (stored.details.length < stored.addresses.length) stored.details.push(GUI_DEFAULT_DETAIL);
+    stored.details.length = stored.addresses.length;
+    stored.addresses.push(address);
+    stored.details.push(detail);
+    this.config.operatorEntries.push({ alias, address, detail });
+    this.config.write();
+  }
+
+  /** The operator deletes the first entry of `address` in the webConfigurator; it is no longer tracked as theirs. */
+  adminRemoveEntry(alias: string, address: string): void {
+    const index = this.config.indexOf(alias);
+    if (index === undefined) throw new Error(`simulator: no alias ${alias}`);
+    const stored = this.config.aliases[index]!;
+    const position = stored.addresses.indexOf(address);
+    if (position === -1) throw new Error(`simulator: ${address} is not in ${alias}`);
+    const detail = stored.details[position];
+    stored.addresses.splice(position, 1);
+    if (position < stored.details.length) stored.details.splice(position, 1);
+    const tracked = this.config.operatorEntries.findIndex(
+      (entry) => entry.alias === alias && entry.address === address && entry.detail === detail,
+    );
+    if (tracked !== -1) this.config.operatorEntries.splice(tracked, 1);
+    this.config.write();
+  }
+
   setDown(mode: DownMode | false): void {
     this.down = mode;
   }
@@ -255,6 +354,9 @@ export class PfSenseV1Device {
     this.counters.clear();
     this.log.length = 0;
     this.maxInFlight = 0;
+    this.violations.duplicateWrites = 0;
+    this.violations.foreignTouched = 0;
+    this.violations.replaces = 0;
   }
 
   /** A Transport that calls this device in-process (the bench uses it; no sockets). */
@@ -296,13 +398,26 @@ export class PfSenseV1Device {
     if (this.#keepLog) this.log.push(logged);
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const writeKey = WRITE_ROUTES.has(key) ? `${key} ${request.body}` : undefined;
+    if (writeKey !== undefined) {
+      const already = this.#writesInFlight.get(writeKey) ?? 0;
+      if (already > 0) this.violations.duplicateWrites += 1;
+      this.#writesInFlight.set(writeKey, already + 1);
+    }
     try {
       if (this.#realLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#realLatencyMs));
+      const costFrom = this.clock.nowMs;
       const outcome = this.#process(key, request, logged);
       if (outcome.kind === 'response') logged.status = outcome.status;
+      if (this.#realTime) await new Promise((resolve) => setTimeout(resolve, this.clock.nowMs - costFrom));
       return outcome;
     } finally {
       this.inFlight -= 1;
+      if (writeKey !== undefined) {
+        const left = (this.#writesInFlight.get(writeKey) ?? 1) - 1;
+        if (left > 0) this.#writesInFlight.set(writeKey, left);
+        else this.#writesInFlight.delete(writeKey);
+      }
     }
   }
 
@@ -449,6 +564,7 @@ export class PfSenseV1Device {
   }
 
   #updateAlias(payload: Record<string, unknown>): HandlerResult {
+    this.violations.replaces += 1;
     if (payload.id === undefined) return fail(4074);
     const index = typeof payload.id === 'string' ? this.config.indexOf(payload.id) : undefined;
     if (index === undefined) return fail(4055);
@@ -500,7 +616,15 @@ export class PfSenseV1Device {
     if (typeof added === 'number') return fail(added);
     const details = buildDetails(added.length, payload.detail, this.#now());
     if (typeof details === 'number') return fail(details);
-    // Appended as given: v1 does not look for duplicates.
+    // Appended as given: v1 does not look for duplicates (a careful client does).
+    const sent = new Map<string, number>();
+    for (const address of added) {
+      const form = canonical(address);
+      sent.set(form, (sent.get(form) ?? 0) + 1);
+    }
+    for (const times of sent.values()) this.violations.duplicateWrites += times - 1;
+    for (const address of alias.addresses) if (sent.has(canonical(address))) this.violations.duplicateWrites += 1;
+    // The sent details go after the stored ones, however many those are.
     alias.addresses.push(...added);
     alias.details.push(...details);
     return this.#written(payload, alias, added.length);
@@ -513,19 +637,27 @@ export class PfSenseV1Device {
     const alias = this.config.aliases[index]!;
     const doomed = toArray(payload.address);
     if (payload.address !== undefined) {
-      // Every entry equal to a sent value goes, with its detail.
+      // Every entry equal to a sent value goes, with the detail at its
+      // position; `array_filter` drops every empty detail on the way, so the
+      // details after an empty one move up by one.
       const remove = new Set(doomed);
-      const addresses: string[] = [];
-      const details: string[] = [];
+      const gone = new Set<number>();
       alias.addresses.forEach((address, position) => {
-        if (remove.has(address)) return;
-        addresses.push(address);
-        details.push(alias.details[position] ?? '');
+        if (remove.has(address)) gone.add(position);
       });
-      alias.addresses = addresses;
-      alias.details = details;
+      alias.addresses = alias.addresses.filter((_, position) => !gone.has(position));
+      alias.details = alias.details.filter((detail, position) => detail !== '' && !gone.has(position));
     }
     return this.#written(payload, alias, doomed.length);
+  }
+
+  /** Counts the operator entries a write removed or re-described (each once). */
+  #countForeignTouched(): void {
+    for (const entry of this.config.brokenOperatorEntries()) {
+      if (this.#counted.has(entry)) continue;
+      this.#counted.add(entry);
+      this.violations.foreignTouched += 1;
+    }
   }
 
   #apply(): HandlerResult {
@@ -537,6 +669,7 @@ export class PfSenseV1Device {
   /** A successful write: config.xml rewritten, the filter reloaded unless `apply` is the boolean false. */
   #written(payload: Record<string, unknown>, alias: StoredAlias, entries: number): HandlerResult {
     this.config.write();
+    if (this.config.operatorEntries.length > 0) this.#countForeignTouched();
     const data = this.#writeAnswer === 'alias' ? aliasRecord(alias) : [];
     if (payload.apply !== false) {
       const reloaded = this.config.totalEntries();
@@ -591,6 +724,19 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+const canonicalForms = new Map<string, string>();
+
+/** The canonical form of a stored entry (any other text as it is); memoised, as the per-IP bench asks 50 million times. */
+function canonical(address: string): string {
+  let form = canonicalForms.get(address);
+  if (form === undefined) {
+    const normalized = normalizeAddress(address);
+    form = normalized.ok ? normalized.canonical : address;
+    if (canonicalForms.size < 1_000_000) canonicalForms.set(address, form);
+  }
+  return form;
 }
 
 function toArray(value: unknown): unknown[] {

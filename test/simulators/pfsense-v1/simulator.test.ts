@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDirectTransport } from '../../../lib/transport/node-http.ts';
 import { ManualClock } from '../../helpers/clock.ts';
-import { PFSENSE_V1_SIM_ROUTES } from './device.ts';
+import { ONE_BOX_REAL_TIME_COST, PFSENSE_V1_SIM_ROUTES } from './device.ts';
 import { loadPfSenseV1OpenApiPaths, PFSENSE_V1_OPENAPI_PATH, pfSenseV1OpenApiAvailable } from './openapi.ts';
 import { type PfSenseV1Simulator, type PfSenseV1SimulatorOptions, startPfSenseV1Simulator } from './server.ts';
 
@@ -392,6 +392,138 @@ describe('pfSense v1 simulator: apply, cost model and hooks', () => {
 
     // Assess
     expect(device.maxInFlight).toBe(2);
+  });
+});
+
+describe('pfSense v1 simulator: descriptions (detail) as the package keeps them', () => {
+  it('an entry POST appends the sent details after the stored ones: with fewer stored, the new detail lands on another address', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: 'blocked', address: ['192.0.2.1', '192.0.2.2'], detail: ['office'] }] });
+
+    // Act
+    const answer = await call('POST', ENTRY, {
+      auth: ADMIN,
+      json: { name: 'blocked', address: ['198.51.100.1'], detail: ['mine'], apply: false },
+    });
+
+    // Assess
+    expect((answer.json?.data as { detail: string }).detail).toBe('office||mine');
+    expect(device.aliasPairs('blocked')).toEqual([
+      { address: '192.0.2.1', detail: 'office' },
+      { address: '192.0.2.2', detail: 'mine' },
+      { address: '198.51.100.1', detail: undefined },
+    ]);
+    expect(device.violations.foreignTouched).toBe(1);
+  });
+
+  it('an entry POST without details pads them with "Entry added <date>", one per sent address', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: 'blocked' }] });
+
+    // Act
+    await call('POST', ENTRY, { auth: ADMIN, json: { name: 'blocked', address: ['198.51.100.1', '198.51.100.2'], detail: ['first'] } });
+
+    // Assess
+    const pairs = device.aliasPairs('blocked')!;
+    expect(pairs[0]).toEqual({ address: '198.51.100.1', detail: 'first' });
+    expect(pairs[1]?.detail).toMatch(/^Entry added /);
+  });
+
+  it('an entry DELETE drops empty details too, so the details after an empty one move up (counted as foreignTouched)', async () => {
+    // Prepare
+    const { device } = await start({
+      aliases: [{ name: 'blocked', address: ['192.0.2.1', '198.51.100.1', '192.0.2.3'], detail: ['', 'relay', 'printer'] }],
+    });
+
+    // Act
+    await call('DELETE', ENTRY, { auth: ADMIN, json: { name: 'blocked', address: ['198.51.100.1'], apply: false } });
+
+    // Assess
+    expect(device.aliasPairs('blocked')).toEqual([
+      { address: '192.0.2.1', detail: 'printer' },
+      { address: '192.0.2.3', detail: undefined },
+    ]);
+    // the seeded 198.51.100.1 is an operator entry too (its detail is not the relay's mark): 3 touched
+    expect(device.violations.foreignTouched).toBe(3);
+  });
+});
+
+describe('pfSense v1 simulator: violations a careful client never causes', () => {
+  it('duplicateWrites: an entry POST of an address already present (any spelling) or twice in one request', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: 'blocked', address: ['2001:DB8::1'] }] });
+
+    // Act
+    await call('POST', ENTRY, { auth: ADMIN, json: { name: 'blocked', address: ['2001:db8::1'], apply: false } });
+    await call('POST', ENTRY, { auth: ADMIN, json: { name: 'blocked', address: ['198.51.100.5', '198.51.100.5'], apply: false } });
+
+    // Assess: one for the address already present, one for the repeat inside the second request
+    expect(device.violations.duplicateWrites).toBe(2);
+  });
+
+  it('duplicateWrites: two identical write requests in flight at once', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: 'blocked' }], realLatencyMs: 40 });
+    const body = { name: 'blocked', address: ['198.51.100.9'], detail: ['x'], apply: false };
+
+    // Act
+    await Promise.all([call('DELETE', ENTRY, { auth: ADMIN, json: body }), call('DELETE', ENTRY, { auth: ADMIN, json: body })]);
+
+    // Assess
+    expect(device.violations.duplicateWrites).toBe(1);
+  });
+
+  it('replaces: every PUT of an alias counts, and the operator entries it drops count as foreignTouched', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: 'blocked', address: ['192.0.2.1', '192.0.2.2'] }] });
+
+    // Act
+    await call('PUT', ALIAS, { auth: ADMIN, json: { id: 'blocked', address: ['192.0.2.1', '198.51.100.1'], apply: false } });
+
+    // Assess
+    expect(device.violations.replaces).toBe(1);
+    expect(device.violations.foreignTouched).toBe(2);
+  });
+
+  it('admin helpers add and remove operator entries; unappliedWrites counts writes until the next apply', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: 'blocked' }] });
+
+    // Act
+    device.adminAddEntry('blocked', '192.0.2.7', 'office');
+    const afterAdmin = device.unappliedWrites;
+    await call('POST', ENTRY, { auth: ADMIN, json: { name: 'blocked', address: ['198.51.100.1'], detail: ['flowtriq-relay - 198.51.100.1'], apply: false } });
+    const afterWrite = device.unappliedWrites;
+    await call('POST', APPLY, { auth: ADMIN, json: { async: true } });
+    const afterApply = device.unappliedWrites;
+    await call('DELETE', ENTRY, { auth: ADMIN, json: { name: 'blocked', address: ['192.0.2.7'], apply: false } });
+    const touchedByClient = device.violations.foreignTouched;
+    device.adminAddEntry('blocked', '192.0.2.8');
+    device.adminRemoveEntry('blocked', '192.0.2.8');
+
+    // Assess
+    expect([afterAdmin, afterWrite, afterApply]).toEqual([1, 2, 0]);
+    expect(touchedByClient).toBe(1);
+    expect(device.violations.foreignTouched).toBe(1);
+    expect(device.config.live.get('blocked')).toEqual(['192.0.2.7', '198.51.100.1']);
+  });
+});
+
+describe('pfSense v1 simulator: real-time latency for a one-box relay over loopback', () => {
+  it('realTime holds each request for 35 ms + 1 ms per entry it handles', async () => {
+    // Prepare
+    const addresses = Array.from({ length: 40 }, (_, i) => `198.51.100.${i + 1}`);
+    await start({ aliases: [{ name: 'blocked', address: addresses }], realTime: true, cost: ONE_BOX_REAL_TIME_COST });
+
+    // Act
+    const started = performance.now();
+    const answer = await call('GET', `${ALIAS}?name=blocked`, { auth: ADMIN });
+    const elapsed = performance.now() - started;
+
+    // Assess
+    expect(answer.json?.return).toBe(0);
+    expect(elapsed).toBeGreaterThanOrEqual(35 + 40 - 2);
+    expect(elapsed).toBeLessThan(1000);
   });
 });
 

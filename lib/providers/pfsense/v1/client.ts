@@ -32,12 +32,16 @@
  * the query string and no Content-Type, which the package reads as form data
  * and so takes from the query. Every answer must be the v1 envelope
  * (./envelope.ts); anything else is reported with the likely
- * cause (package not installed, wrong URL, redirect).
+ * cause (package not installed, wrong URL, redirect). A `Retry-After` on an
+ * error answer (the package sends none itself; a proxy before it may) is
+ * carried on the error as `retryAfterMs`; the provider honours it for the
+ * whole firewall (./gate.ts).
  */
 import packageJson from '../../../../package.json' with { type: 'json' };
 import { classifyTransportFailure } from '../../../transport/errors.ts';
 import type { HttpRequest, HttpResponse, TlsOptions, Transport } from '../../../transport/types.ts';
 import { ProviderError } from '../../errors.ts';
+import { parseRetryAfter } from '../../../util/retry-after.ts';
 import { V1_RETURN, v1AccessTokenSchema, v1EnvelopeSchema, type V1Envelope } from './envelope.ts';
 import { PfSenseV1ApiError, PfSenseV1AuthError, PfSenseV1ConfigError, PfSenseV1ResponseError } from './errors.ts';
 import { isJwtShaped, jwtRenewAt } from './jwt.ts';
@@ -255,6 +259,9 @@ export class PfSenseV1Client {
   #interpret(call: V1Call, response: HttpResponse, credential: Credential): V1Answer {
     const { status } = response;
     const where = `pfsense ${this.#options.id}: ${call.method} ${call.path}`;
+    // Retry-After (the package itself never sends one; a proxy in front of it may) travels with the error.
+    const retryAfterMs = status >= 400 ? parseRetryAfter(response.headers['retry-after'], this.#options.now()) : undefined;
+    const wait = retryAfterMs === undefined ? {} : { retryAfterMs };
     if (status >= 300 && status < 400) {
       throw new PfSenseV1ResponseError(
         `${where} answered ${status} (a redirect, not followed); set options.url to the webConfigurator's ` +
@@ -267,7 +274,7 @@ export class PfSenseV1Client {
       if (status === 401) throw new PfSenseV1AuthError(this.#authFailedMessage(where, credential), { status });
       if (status === 403) throw new PfSenseV1AuthError(this.#forbiddenMessage(where, undefined), { status });
       if (status >= 500 || status === 408 || status === 429) {
-        throw new PfSenseV1ResponseError(`${where} answered ${status} without an API envelope`, { retryable: true, status });
+        throw new PfSenseV1ResponseError(`${where} answered ${status} without an API envelope`, { retryable: true, status, ...wait });
       }
       if (status === 404) {
         throw new PfSenseV1ResponseError(
@@ -297,9 +304,9 @@ export class PfSenseV1Client {
     }
     const detail = `${where} answered ${status} return ${returnCode}: ${deviceMessage(envelope.message)}`;
     if (status >= 500 || status === 408 || status === 429 || returnCode === V1_RETURN.serverError) {
-      throw new PfSenseV1ApiError(detail, { retryable: true, status, returnCode });
+      throw new PfSenseV1ApiError(detail, { retryable: true, status, returnCode, ...wait });
     }
-    throw new PfSenseV1ApiError(detail, { retryable: false, status, returnCode });
+    throw new PfSenseV1ApiError(detail, { retryable: false, status, returnCode, ...wait });
   }
 
   #authFailedMessage(where: string, credential: Credential): string {

@@ -50,6 +50,8 @@ export const v1AliasSchema = z.looseObject({
   type: z.string().optional(),
   address: z.union([z.string(), z.array(z.string())]).optional(),
   descr: z.string().optional(),
+  /** Per-entry descriptions, `||`-separated, paired with `address` by position. */
+  detail: z.union([z.string(), z.array(z.string()), z.null()]).optional(),
 });
 export type V1Alias = z.infer<typeof v1AliasSchema>;
 

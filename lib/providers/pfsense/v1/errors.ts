@@ -36,8 +36,12 @@ export class PfSenseV1AuthError extends ProviderError {
 export class PfSenseV1ApiError extends ProviderError {
   /** The envelope's `return` id, e.g. 4058 (invalid host alias address). */
   readonly returnCode: number;
-  constructor(message: string, options: { retryable: boolean; status: number; returnCode: number }) {
-    super(message, { retryable: options.retryable, status: options.status });
+  constructor(message: string, options: { retryable: boolean; status: number; returnCode: number; retryAfterMs?: number }) {
+    super(message, {
+      retryable: options.retryable,
+      status: options.status,
+      ...(options.retryAfterMs !== undefined ? { retryAfterMs: options.retryAfterMs } : {}),
+    });
     this.returnCode = options.returnCode;
   }
 }
@@ -47,8 +51,21 @@ export class PfSenseV1ApiError extends ProviderError {
  * else, the package is not installed, or a proxy answered.
  */
 export class PfSenseV1ResponseError extends ProviderError {
-  constructor(message: string, options: { retryable: boolean; status: number }) {
+  constructor(message: string, options: { retryable: boolean; status: number; retryAfterMs?: number }) {
     super(message, options);
+  }
+}
+
+/**
+ * The alias's descriptions are not one per address (fewer, more, or an
+ * empty one), so the package would pair the relay's description with
+ * another entry, or move an operator's description onto another address,
+ * if the relay wrote now. Not retryable: the operator has to fix the alias
+ * (the message says how); nothing was written.
+ */
+export class PfSenseV1AliasDetailError extends ProviderError {
+  constructor(message: string) {
+    super(message, { retryable: false });
   }
 }
 

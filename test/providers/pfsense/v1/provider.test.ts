@@ -10,16 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pfsenseIntegrationSchema } from '../../../../lib/config/schema.ts';
+import { planDrift } from '../../../../lib/planner/plan-drift.ts';
 import { SecretMissingError } from '../../../../lib/config/secrets.ts';
 import { deviceTls } from '../../../../lib/providers/device-tls.ts';
 import { ProviderError } from '../../../../lib/providers/errors.ts';
 import {
+  PfSenseV1AliasDetailError,
   PfSenseV1AliasTypeError,
   PfSenseV1AuthError,
   PfSenseV1ConfigError,
 } from '../../../../lib/providers/pfsense/v1/errors.ts';
+import { relayDetail } from '../../../../lib/providers/pfsense/mark.ts';
 import {
   PFSENSE_V1_ALIAS_DESCRIPTION,
+  PFSENSE_V1_LIVE_TABLE_NOTE,
   type PfSenseIntegrationConfig,
   PfSenseV1Provider,
   type PfSenseV1Secrets,
@@ -87,6 +91,8 @@ interface ProviderOptions {
   secrets?: PfSenseV1Secrets;
   tls?: TlsOptions;
   now?: () => number;
+  /** Default 0 here (no coalescing wait between applies); the coalescing tests set it. */
+  applyGapMs?: number;
 }
 
 function integration(url: string, auth: 'basic' | 'jwt' | 'token' = 'basic', timeout = '10s'): PfSenseIntegrationConfig {
@@ -111,6 +117,7 @@ function provider(options: ProviderOptions = {}): PfSenseV1Provider {
     tls: options.tls ?? {},
     secrets,
     configPath: 'integrations[0]',
+    applyGapMs: options.applyGapMs ?? 0,
     ...(options.now ? { now: options.now } : {}),
   });
 }
@@ -121,6 +128,11 @@ function ctx(): ProviderContext {
 
 function entries(ips: string[]): BlockEntry[] {
   return ips.map((ip) => ({ ip, expiresAt: Date.parse('2030-01-01T01:00:00Z'), incidents: ['incident-1'] }));
+}
+
+/** The relay's mark for `ip`, as `entries()` would have it written. */
+function mark(ip: string, incident = 'incident-1'): string {
+  return relayDetail(ip, incident);
 }
 
 function range(count: number, prefix = '10.'): string[] {
@@ -157,6 +169,7 @@ describe('PfSenseV1Provider: authentication modes', () => {
       type: 'host',
       descr: PFSENSE_V1_ALIAS_DESCRIPTION,
       address: ['198.51.100.1', '198.51.100.2'],
+      detail: ['flowtriq-relay incident-1 198.51.100.1', 'flowtriq-relay incident-1 198.51.100.2'],
       apply: false,
     });
     expect(device.config.aliases.find((alias) => alias.name === ALIAS)?.type).toBe('host');
@@ -280,7 +293,7 @@ describe('PfSenseV1Provider: JWT renewal', () => {
     const listed = await relay.list(ctx());
 
     // Assess
-    expect(listed).toEqual([{ ip: '198.51.100.1' }]);
+    expect(listed).toEqual([{ ip: '198.51.100.1', owned: true }]);
     expect(device.count('POST', TOKEN_PATH)).toBe(2);
     expect(device.log.filter((request) => request.status === 401)).toHaveLength(1);
   });
@@ -330,8 +343,15 @@ describe('PfSenseV1Provider: add, remove, apply', () => {
 
   it('remove sends one DELETE with the alias\'s own spelling of each address; absent addresses succeed', async () => {
     // Prepare
+    // (Seeded with the relay's marks: remove only ever takes the relay's own entries.)
     const { device } = await start({
-      aliases: [{ name: ALIAS, address: ['198.51.100.1', 'example.com', '198.51.100.1', '2001:DB8::5', '198.51.100.2'] }],
+      aliases: [
+        {
+          name: ALIAS,
+          address: ['198.51.100.1', 'example.com', '198.51.100.1', '2001:DB8::5', '198.51.100.2'],
+          detail: [mark('198.51.100.1'), 'operator host', mark('198.51.100.1'), mark('2001:DB8::5'), 'operator entry'],
+        },
+      ],
     });
     const relay = provider();
 
@@ -461,7 +481,7 @@ describe('PfSenseV1Provider: add, remove, apply', () => {
     const data = sent('GET', ALIAS_PATH)[0]?.response?.data;
     expect(Array.isArray(data)).toBe(false);
     expect(Object.keys(data as object)).toEqual(['1']);
-    expect(listed).toEqual([{ ip: '198.51.100.1' }]);
+    expect(listed).toEqual([{ ip: '198.51.100.1', owned: false }]);
     expect(device.totalRequests).toBe(1);
   });
 
@@ -609,7 +629,9 @@ describe('PfSenseV1Provider: hostile values never reach a request unvalidated', 
 
   it('odd entries stored on the firewall are never listed or sent back', async () => {
     // Prepare
-    const { device } = await start({ aliases: [{ name: ALIAS, address: ['198.51.100.1', 'evil;cmd', '1.2.3.4,5.6.7.8'] }] });
+    const { device } = await start({
+      aliases: [{ name: ALIAS, address: ['198.51.100.1', 'evil;cmd', '1.2.3.4,5.6.7.8'], detail: [mark('198.51.100.1'), mark('1.2.3.4'), mark('1.2.3.4')] }],
+    });
     const relay = provider();
 
     // Act
@@ -617,7 +639,7 @@ describe('PfSenseV1Provider: hostile values never reach a request unvalidated', 
     await relay.remove(entries(['198.51.100.1', '1.2.3.4']), ctx());
 
     // Assess
-    expect(listed).toEqual([{ ip: '198.51.100.1' }]);
+    expect(listed).toEqual([{ ip: '198.51.100.1', owned: true }]);
     expect(sent('DELETE', ENTRY_PATH)[0]?.payload.address).toEqual(['198.51.100.1']);
     expect(device.aliasEntries(ALIAS)).toEqual(['evil;cmd', '1.2.3.4,5.6.7.8']);
   });
@@ -666,14 +688,14 @@ describe('PfSenseV1Provider: health check', () => {
     const health = await relay.healthCheck(ctx());
 
     // Assess
-    expect(health).toEqual({ ok: true, detail: `alias ${ALIAS} missing: will be created on first block` });
+    expect(health).toEqual({ ok: true, detail: `alias ${ALIAS} missing: will be created on first block; ${PFSENSE_V1_LIVE_TABLE_NOTE}` });
     expect(device.count('POST', TOKEN_PATH)).toBe(1);
     expect(device.config.writes).toBe(0);
   });
 
   it('reports the entry count of an existing alias, and bad credentials after one request', async () => {
     // Prepare
-    const { device } = await start({ aliases: [{ name: ALIAS, address: ['198.51.100.1', '2001:db8::1'] }] });
+    const { device } = await start({ aliases: [{ name: ALIAS, address: ['198.51.100.1', '2001:db8::1'], detail: ['operator', mark('2001:db8::1')] }] });
 
     // Act
     const healthy = await provider().healthCheck(ctx());
@@ -681,7 +703,7 @@ describe('PfSenseV1Provider: health check', () => {
     const refused = await provider({ secrets: { username: 'admin', password: 'nope' } }).healthCheck(ctx());
 
     // Assess
-    expect(healthy).toEqual({ ok: true, detail: `alias ${ALIAS}: 2 addresses` });
+    expect(healthy).toEqual({ ok: true, detail: `alias ${ALIAS}: 2 addresses (1 the relay's); ${PFSENSE_V1_LIVE_TABLE_NOTE}` });
     expect(refused.ok).toBe(false);
     expect(refused.detail).toContain('authentication failed (401)');
     expect(device.totalRequests).toBe(1);
@@ -875,5 +897,298 @@ describe('PfSenseV1Provider: requests match the package OpenAPI spec', () => {
     }
     expect(problems).toEqual([]);
     expect(device.log.map((request) => `${request.method} ${request.path}`)).toContain(`DELETE ${ENTRY_PATH}`);
+  });
+});
+
+describe('PfSenseV1Provider: ownership (the relay removes exactly what it added)', () => {
+  it('operator entries survive add, remove and drift repair; list marks only the relay\'s entries as owned', async () => {
+    // Prepare
+    const { device } = await start({
+      aliases: [{ name: ALIAS, address: ['192.0.2.10', '198.51.100.20'], detail: ['office gateway', 'Entry added Tue, 02 Jan 2024 10:00:00 +0000'] }],
+    });
+    const relay = provider();
+    await relay.add(entries(['198.51.100.1', '198.51.100.2']), ctx());
+    device.adminAddEntry(ALIAS, '203.0.113.5', 'added by the admin later');
+
+    // Act
+    const listed = await relay.list(ctx());
+    const drift = planDrift([], listed, Date.now());
+    const removed = await relay.remove(drift.removeStale.map((entry) => ({ ip: entry.ip, expiresAt: 0, incidents: [] })), ctx());
+
+    // Assess
+    expect(listed.sort((a, b) => a.ip.localeCompare(b.ip))).toEqual([
+      { ip: '192.0.2.10', owned: false },
+      { ip: '198.51.100.1', owned: true },
+      { ip: '198.51.100.2', owned: true },
+      { ip: '198.51.100.20', owned: false },
+      { ip: '203.0.113.5', owned: false },
+    ]);
+    expect(drift.removeStale.map((entry) => entry.ip).sort()).toEqual(['198.51.100.1', '198.51.100.2']);
+    expect(removed.every((result) => result.ok)).toBe(true);
+    expect(device.aliasPairs(ALIAS)).toEqual([
+      { address: '192.0.2.10', detail: 'office gateway' },
+      { address: '198.51.100.20', detail: 'Entry added Tue, 02 Jan 2024 10:00:00 +0000' },
+      { address: '203.0.113.5', detail: 'added by the admin later' },
+    ]);
+    expect(device.violations).toEqual({ duplicateWrites: 0, foreignTouched: 0, replaces: 0 });
+    expect(device.count('PUT', ALIAS_PATH)).toBe(0);
+  });
+
+  it('every address the relay adds carries its mark, on create and on append', async () => {
+    // Prepare
+    const { device } = await start();
+    const relay = provider();
+
+    // Act
+    await relay.add([{ ip: '198.51.100.1', expiresAt: 0, incidents: ['inc-a', 'inc-b'] }], ctx());
+    await relay.add([{ ip: '2001:DB8::7', expiresAt: 0, incidents: [] }], ctx());
+
+    // Assess
+    expect(sent('POST', ALIAS_PATH)[0]?.payload.detail).toEqual(['flowtriq-relay inc-a 198.51.100.1']);
+    expect(sent('POST', ENTRY_PATH)[0]?.payload.detail).toEqual(['flowtriq-relay - 2001:db8::7']);
+    expect(device.aliasPairs(ALIAS)).toEqual([
+      { address: '198.51.100.1', detail: 'flowtriq-relay inc-a 198.51.100.1' },
+      { address: '2001:db8::7', detail: 'flowtriq-relay - 2001:db8::7' },
+    ]);
+  });
+
+  it('an address the operator already lists is answered foreign:true and never written', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: ALIAS, address: ['198.51.100.7'], detail: ['office'] }] });
+    const relay = provider();
+
+    // Act
+    const onlyForeign = await relay.add(entries(['198.51.100.7']), ctx());
+    const mixed = await relay.add(entries(['198.51.100.7', '198.51.100.8']), ctx());
+
+    // Assess
+    expect(onlyForeign).toEqual([{ ip: '198.51.100.7', ok: true, foreign: true }]);
+    expect(mixed).toEqual([
+      { ip: '198.51.100.7', ok: true, foreign: true },
+      { ip: '198.51.100.8', ok: true },
+    ]);
+    expect(sent('POST', ENTRY_PATH).map((request) => request.payload.address)).toEqual([['198.51.100.8']]);
+    expect(device.violations).toEqual({ duplicateWrites: 0, foreignTouched: 0, replaces: 0 });
+  });
+
+  it('an address present under the relay\'s mark is ok and not sent again', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: ALIAS, address: ['198.51.100.7'], detail: [mark('198.51.100.7', 'older-incident')] }] });
+    const relay = provider();
+
+    // Act
+    const results = await relay.add(entries(['198.51.100.7']), ctx());
+
+    // Assess
+    expect(results).toEqual([{ ip: '198.51.100.7', ok: true }]);
+    expect(device.count('POST', ENTRY_PATH)).toBe(0);
+    expect(device.violations.duplicateWrites).toBe(0);
+  });
+
+  it('an address with both an operator entry and a relay entry is left on removal (the operator\'s entry survives), answered ok and logged', async () => {
+    // Prepare
+    const { device } = await start({
+      aliases: [{ name: ALIAS, address: ['198.51.100.9', '198.51.100.9', '198.51.100.10'], detail: ['office', mark('198.51.100.9'), mark('198.51.100.10')] }],
+    });
+    const relay = provider();
+    const logger = new RecordingLogger();
+
+    // Act
+    const results = await relay.remove(entries(['198.51.100.9', '198.51.100.10']), { signal: new AbortController().signal, logger });
+
+    // Assess
+    expect(results.every((result) => result.ok)).toBe(true);
+    expect(sent('DELETE', ENTRY_PATH).map((request) => request.payload.address)).toEqual([['198.51.100.10']]);
+    expect(device.aliasPairs(ALIAS)).toEqual([
+      { address: '198.51.100.9', detail: 'office' },
+      { address: '198.51.100.9', detail: mark('198.51.100.9') },
+    ]);
+    expect(logger.lines.some((line) => line.message.includes('operator also lists'))).toBe(true);
+    expect(device.violations.foreignTouched).toBe(0);
+  });
+
+  it('an alias with fewer descriptions than addresses: add is refused naming the fix, nothing written; removing the relay\'s own entries keeps every description in place', async () => {
+    // Prepare: the operator's second entry has no description (e.g. added through another API)
+    const { device } = await start({
+      aliases: [{ name: ALIAS, address: ['198.51.100.1', '192.0.2.10', '192.0.2.11'], detail: [mark('198.51.100.1'), 'office'] }],
+    });
+    const relay = provider();
+
+    // Act
+    const refused = await relay.add(entries(['198.51.100.2']), ctx()).catch((caught: unknown) => caught);
+    const writesAfterAdd = device.config.writes;
+    const health = await relay.healthCheck(ctx());
+    const removed = await relay.remove(entries(['198.51.100.1']), ctx());
+
+    // Assess
+    expect(refused).toBeInstanceOf(PfSenseV1AliasDetailError);
+    expect((refused as ProviderError).retryable).toBe(false);
+    expect((refused as Error).message).toContain('give every entry a description');
+    expect(writesAfterAdd).toBe(0);
+    expect(health.ok).toBe(false);
+    expect(removed).toEqual([{ ip: '198.51.100.1', ok: true }]);
+    expect(device.aliasPairs(ALIAS)).toEqual([
+      { address: '192.0.2.10', detail: 'office' },
+      { address: '192.0.2.11', detail: undefined },
+    ]);
+    expect(device.violations.foreignTouched).toBe(0);
+  });
+
+  it('an empty description before other entries: a removal that would shift descriptions is refused, nothing written', async () => {
+    // Prepare: the package drops empty details on delete, so 'printer' would move to 192.0.2.10
+    const { device } = await start({
+      aliases: [{ name: ALIAS, address: ['192.0.2.10', '198.51.100.1', '192.0.2.12'], detail: ['', mark('198.51.100.1'), 'printer'] }],
+    });
+    const relay = provider();
+
+    // Act
+    const error = await relay.remove(entries(['198.51.100.1']), ctx()).catch((caught: unknown) => caught);
+
+    // Assess
+    expect(error).toBeInstanceOf(PfSenseV1AliasDetailError);
+    expect(device.count('DELETE', ENTRY_PATH)).toBe(0);
+    expect(device.aliasPairs(ALIAS)?.[2]).toEqual({ address: '192.0.2.12', detail: 'printer' });
+    expect(device.violations.foreignTouched).toBe(0);
+  });
+
+  it('no duplicate writes across a series of overlapping batches, sequential and concurrent', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: ALIAS, address: ['192.0.2.10'], detail: ['office'] }], realLatencyMs: 5 });
+    const relay = provider();
+    const other = provider();
+
+    // Act
+    await relay.add(entries(['198.51.100.1', '198.51.100.2']), ctx());
+    await relay.add(entries(['198.51.100.2', '198.51.100.3', '192.0.2.10']), ctx());
+    await Promise.all([
+      relay.add(entries(['198.51.100.3', '198.51.100.4']), ctx()),
+      other.add(entries(['198.51.100.4', '198.51.100.5']), ctx()),
+      other.add(entries(['198.51.100.4', '198.51.100.5']), ctx()),
+    ]);
+    await relay.remove(entries(['198.51.100.1']), ctx());
+    await relay.add(entries(['198.51.100.1']), ctx());
+
+    // Assess
+    expect(device.violations).toEqual({ duplicateWrites: 0, foreignTouched: 0, replaces: 0 });
+    expect([...(device.aliasEntries(ALIAS) ?? [])].sort()).toEqual(
+      ['192.0.2.10', '198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4', '198.51.100.5'].sort(),
+    );
+    expect(device.maxInFlight).toBe(1);
+  });
+});
+
+describe('PfSenseV1Provider: resumed batches and the apply gate', () => {
+  it('an alias written but never applied (a kill mid-batch) is applied by the resumed retry, though nothing is left to write', async () => {
+    // Prepare: this process has applied everything it knows of
+    const { device } = await start({ aliases: [{ name: ALIAS }] });
+    const relay = provider();
+    await relay.add(entries(['192.0.2.1']), ctx());
+    // a previous process wrote 300 addresses with the relay's marks and died before applying
+    const ips = range(300, '10.');
+    const alias = device.config.aliases[0]!;
+    alias.addresses.push(...ips);
+    alias.details.push(...ips.map((ip) => mark(ip)));
+    device.config.write();
+    device.resetCounters();
+
+    // Act
+    const notResumed = await relay.add(entries(ips), ctx());
+    const appliesWithoutResumed = device.count('POST', APPLY_PATH);
+    const resumed = await relay.add(entries(ips).map((entry) => ({ ...entry, resumed: true })), ctx());
+
+    // Assess
+    expect(notResumed.every((result) => result.ok)).toBe(true);
+    expect(appliesWithoutResumed).toBe(0);
+    expect(resumed.every((result) => result.ok)).toBe(true);
+    expect(device.count('POST', APPLY_PATH)).toBe(1);
+    expect(device.count('POST', ENTRY_PATH)).toBe(0);
+    expect(device.unappliedWrites).toBe(0);
+    expect(device.config.live.get(ALIAS)).toHaveLength(301);
+  });
+
+  it('a resumed removal with nothing left to delete still applies once', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: ALIAS }] });
+    const relay = provider();
+    await relay.add(entries(['192.0.2.1']), ctx());
+    device.resetCounters();
+
+    // Act
+    await relay.remove([{ ip: '198.51.100.1', expiresAt: 0, incidents: [], resumed: true }], ctx());
+
+    // Assess
+    expect(device.count('DELETE', ENTRY_PATH)).toBe(0);
+    expect(device.count('POST', APPLY_PATH)).toBe(1);
+  });
+
+  it('coalesces: batches asking for an apply within the gap share one, and one apply at most is in flight per firewall', async () => {
+    // Prepare: two integrations (two aliases) on one firewall
+    const { device } = await start({ aliases: [{ name: ALIAS }, { name: 'second_alias' }], realLatencyMs: 5 });
+    const first = provider({ applyGapMs: 400 });
+    const second = provider({ applyGapMs: 400, alias: 'second_alias' });
+    await first.add(entries(['198.51.100.1']), ctx());
+    device.resetCounters();
+
+    // Act
+    const started = Date.now();
+    await Promise.all([
+      first.add(entries(['198.51.100.2']), ctx()),
+      second.add(entries(['198.51.100.3']), ctx()),
+    ]);
+    const elapsed = Date.now() - started;
+
+    // Assess
+    expect(device.count('POST', ENTRY_PATH)).toBe(2);
+    expect(device.count('POST', APPLY_PATH)).toBe(1);
+    expect(device.maxInFlight).toBe(1);
+    expect(device.unappliedWrites).toBe(0);
+    expect(elapsed).toBeGreaterThanOrEqual(300);
+  });
+
+  it('honours Retry-After: the error carries it, nothing is sent before it ends, and an operation that can wait does', async () => {
+    // Prepare
+    const { device } = await start({ aliases: [{ name: ALIAS }] });
+    let busy = true;
+    device.override = (request) => {
+      if (request.path !== APPLY_PATH || !busy) return undefined;
+      busy = false;
+      return { kind: 'response', status: 503, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: JSON.stringify(v1Envelope(1)) };
+    };
+    const impatient = new PfSenseV1Provider(integration(sim!.origin), {
+      transport: createDirectTransport(),
+      tls: {},
+      secrets: ADMIN,
+      applyGapMs: 0,
+      opBudgetMs: 300,
+    });
+    const patient = provider();
+
+    // Act
+    const first = await impatient.add(entries(['198.51.100.1']), ctx()).catch((caught: unknown) => caught);
+    const requestsAfterFirst = device.totalRequests;
+    const second = await impatient.add(entries(['198.51.100.1']), ctx()).catch((caught: unknown) => caught);
+    const requestsAfterSecond = device.totalRequests;
+    const third = await patient.add(entries(['198.51.100.1']), ctx());
+
+    // Assess
+    expect((first as ProviderError).retryable).toBe(true);
+    expect((first as ProviderError).retryAfterMs).toBe(1000);
+    expect((second as ProviderError).retryable).toBe(true);
+    expect((second as ProviderError).retryAfterMs).toBeGreaterThan(0);
+    expect(requestsAfterSecond).toBe(requestsAfterFirst);
+    expect(third).toEqual([{ ip: '198.51.100.1', ok: true }]);
+    expect(device.unappliedWrites).toBe(0);
+  });
+
+  it('the health check states that a flushed pf table cannot be detected on v1', async () => {
+    // Prepare
+    await start({ aliases: [{ name: ALIAS }] });
+
+    // Act
+    const health = await provider().healthCheck(ctx());
+
+    // Assess
+    expect(health.ok).toBe(true);
+    expect(health.detail).toContain('a flushed pf table cannot be detected on v1');
   });
 });
