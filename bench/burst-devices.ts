@@ -3,6 +3,8 @@
  * serves one request at a time and sleeps its modelled cost in real time:
  * 35 ms per request + 1 ms per entry.
  */
+import { REALTIME_BENCH_COST } from '../test/simulators/pfsense-v2/index.ts';
+import { startPfSenseV2Simulator } from '../test/simulators/pfsense-v2/server.ts';
 import { RouterOsSimulator } from '../test/simulators/routeros/server.ts';
 import type { BurstDevice } from './burst.ts';
 
@@ -27,4 +29,32 @@ export async function routerOsBurstDevice(): Promise<BurstDevice> {
   };
 }
 
-export const BURST_DEVICES: (() => Promise<BurstDevice>)[] = [routerOsBurstDevice];
+/**
+ * pfSense v2: "holds" means the live pf table (what pf enforces after the
+ * asynchronous filter reload), not the alias in config.xml.
+ */
+export async function pfSenseV2BurstDevice(): Promise<BurstDevice> {
+  const running = await startPfSenseV2Simulator({ realTime: true, cost: REALTIME_BENCH_COST, chargeEntries: 'request', keepLog: false });
+  const { sim } = running;
+  return {
+    name: 'pfSense v2 (pfrest)',
+    integration: {
+      type: 'pfsense',
+      options: { url: running.origin, apiVersion: 'v2', auth: 'basic', alias: LIST, allowInsecureHttp: true },
+      secrets: { username: { env: 'PF_USER' }, password: { env: 'PF_PASS' } },
+    },
+    env: { PF_USER: 'admin', PF_PASS: 'pfsense' },
+    addresses: () => new Set(sim.liveTable(LIST) ?? []),
+    requests: () => sim.counters.requests,
+    duplicateWrites: () => sim.counters.duplicateWrites,
+    extra: () => ({
+      'applies while full': sim.counters.appliesWhileFull,
+      'applies before Retry-After': sim.counters.appliesIgnoringRetryAfter,
+      'operator entries touched': sim.counters.foreignTouched,
+      'whole-list replaces': sim.counters.replaces,
+    }),
+    close: () => running.close(),
+  };
+}
+
+export const BURST_DEVICES: (() => Promise<BurstDevice>)[] = [routerOsBurstDevice, pfSenseV2BurstDevice];

@@ -55,6 +55,12 @@ export interface ReconcilerOptions {
   batchLimit?: number;
   /** Rounds per lease before yielding. */
   maxRounds?: number;
+  /**
+   * Long-running processes (one-box): after a pass, wake up when the
+   * integration's next block falls due within a minute (a deferred commit,
+   * a retry's backoff) instead of waiting for the sweeper. Off in Lambda.
+   */
+  wakeUp?: boolean;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -67,11 +73,18 @@ export interface ReconcileSummary {
   added: number;
   removed: number;
   failed: number;
+  /** Entries written whose commit the provider held back on purpose (retried soon, not failures). */
+  deferred: number;
   conflicts: number;
   rounds: number;
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Blocks due within this long get a wake-up timer (wakeUp); later ones are the sweeper's. */
+const WAKE_HORIZON_MS = 60_000;
+/** A wake-up never fires sooner than this (no busy loop while another process holds the lease). */
+const MIN_WAKE_MS = 100;
 
 /** A request for a pass that has not started yet; later requests merge into it. */
 interface PendingPass {
@@ -101,6 +114,9 @@ export class Reconciler {
   readonly #leaseMs: number;
   readonly #heartbeatMs: number;
   readonly #writers = new Map<string, Writer>();
+  readonly #wakeUp: boolean;
+  readonly #timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  #closed = false;
   #idleWaiters: (() => void)[] = [];
   readonly #opTimeoutMs: number;
   readonly #batchLimit: number;
@@ -113,6 +129,7 @@ export class Reconciler {
     this.#opTimeoutMs = options.opTimeoutMs ?? 60_000;
     this.#leaseMs = options.leaseMs ?? 10_000;
     this.#heartbeatMs = Math.max(1, options.heartbeatMs ?? Math.floor(this.#leaseMs / 3));
+    this.#wakeUp = options.wakeUp ?? false;
     this.#batchLimit = options.batchLimit ?? 2_000;
     this.#maxRounds = options.maxRounds ?? 10;
     this.#sleep = options.sleep ?? delay;
@@ -144,11 +161,47 @@ export class Reconciler {
     }
     const next: PendingPass = { deadline, triggers: options.trigger === undefined ? [] : [options.trigger], promise: Promise.resolve(undefined as never) };
     writer.pending = next;
-    next.promise = this.#exclusive(writer, () => {
+    next.promise = this.#exclusive(writer, async () => {
       if (writer.pending === next) writer.pending = undefined;
-      return this.#reconcilePass(integration, next.deadline, triggerLabel(next.triggers));
+      const summary = await this.#reconcilePass(integration, next.deadline, triggerLabel(next.triggers));
+      await this.#scheduleWakeUp(integration);
+      return summary;
     });
     return next.promise;
+  }
+
+  /** Stops the wake-up timers; passes already running finish. */
+  close(): void {
+    this.#closed = true;
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  /** With wakeUp: a timer for the integration's next block due within WAKE_HORIZON_MS. */
+  async #scheduleWakeUp(integration: string): Promise<void> {
+    if (!this.#wakeUp || this.#closed) return;
+    const { store, now, logger } = this.#deps;
+    let next: BlockRecord | undefined;
+    try {
+      [next] = await store.dueBlocks(integration, now() + WAKE_HORIZON_MS, 1);
+    } catch (error) {
+      logger.warn('could not read the next due block; the sweeper will look', { integration, error: describeError(error) });
+      return;
+    }
+    if (next?.dueAt === undefined) return;
+    const at = Math.max(next.dueAt, now() + MIN_WAKE_MS);
+    const existing = this.#timers.get(integration);
+    if (existing !== undefined && existing.at <= at) return;
+    if (existing !== undefined) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.#timers.delete(integration);
+      if (this.#closed) return;
+      this.reconcile(integration, { trigger: 'retry' }).catch((error: unknown) =>
+        logger.error('scheduled reconcile failed; the sweeper will retry', { integration, error: describeError(error) }),
+      );
+    }, at - now());
+    timer.unref?.();
+    this.#timers.set(integration, { at, timer });
   }
 
   /** Resolves when no pass of any integration is queued or running. */
@@ -194,6 +247,7 @@ export class Reconciler {
       added: 0,
       removed: 0,
       failed: 0,
+      deferred: 0,
       conflicts: 0,
       rounds: 0,
     };
@@ -331,28 +385,33 @@ export class Reconciler {
       const byIp = new Map<string, EntryResult>();
       if (Array.isArray(outcomes)) for (const result of outcomes) byIp.set(result.ip, result);
       let ok = 0;
+      let deferred = 0;
       const errors: string[] = [];
       for (const block of chunk) {
         const outcome = toOutcome(outcomes, byIp.get(block.key));
         if (outcome.ok) ok += 1;
+        else if (outcome.deferred) deferred += 1;
         else errors.push(outcome.error);
         completions.push(op === 'add' ? completeAdd(block, outcome, now()) : completeRemove(block, outcome, now()));
       }
+      const failed = chunk.length - ok - deferred;
       if (op === 'add') summary.added += ok;
       else summary.removed += ok;
-      summary.failed += chunk.length - ok;
+      summary.failed += failed;
+      summary.deferred += deferred;
       const line = {
         integration: provider.id,
         action: op,
         incidents: unique(chunk.flatMap((block) => block.holders)).slice(0, 20),
         ipCount: chunk.length,
         succeeded: ok,
-        failed: chunk.length - ok,
-        outcome: ok === chunk.length ? 'ok' : ok === 0 ? 'failed' : 'partial',
+        failed,
+        ...(deferred > 0 ? { deferred } : {}),
+        outcome: failed === 0 ? (deferred === 0 ? 'ok' : 'deferred') : ok + deferred === 0 ? 'failed' : 'partial',
         latencyMs,
         ...(errors.length > 0 ? { firstError: errors[0] } : {}),
       };
-      if (ok === chunk.length) logger.info(`block ${op}`, line);
+      if (failed === 0) logger.info(`block ${op}`, line);
       else logger.warn(`block ${op}`, line);
       await this.#deps.checkpoint?.('after-provider');
     }
@@ -523,6 +582,7 @@ function toOutcome(batch: EntryResult[] | OpOutcome, entry: EntryResult | undefi
     error: entry.error,
     retryable: !entry.error.startsWith('never-block'),
     ...(entry.retryAfterMs !== undefined ? { retryAfterMs: entry.retryAfterMs } : {}),
+    ...(entry.deferred ? { deferred: true as const } : {}),
   };
 }
 

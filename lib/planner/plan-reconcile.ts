@@ -68,7 +68,15 @@ function forgotten(block: BlockRecord, now: number): BlockCompletion {
 
 export type OpOutcome =
   | { ok: true; ref?: string; /** present, not ours: nothing was added */ foreign?: true }
-  | { ok: false; error: string; retryable: boolean; /** the device asked for this long (Retry-After) */ retryAfterMs?: number };
+  | {
+      ok: false;
+      error: string;
+      retryable: boolean;
+      /** the device asked for this long (Retry-After) */
+      retryAfterMs?: number;
+      /** not a failure: held back on purpose, look again after retryAfterMs */
+      deferred?: true;
+    };
 
 /**
  * Write-ahead for a device call: the block's device state becomes unknown
@@ -142,7 +150,24 @@ export function completeRemove(block: BlockRecord, outcome: OpOutcome, now: numb
   };
 }
 
-function failed(block: BlockRecord, outcome: { error: string; retryable: boolean; retryAfterMs?: number }, now: number): BlockCompletion {
+function failed(
+  block: BlockRecord,
+  outcome: { error: string; retryable: boolean; retryAfterMs?: number; deferred?: true },
+  now: number,
+): BlockCompletion {
+  if (outcome.deferred) {
+    // Held back on purpose (a coalesced commit): still in flight, no attempt counted, no error shown.
+    return {
+      integration: block.integration,
+      key: block.key,
+      expectVersion: block.version,
+      actual: block.actual,
+      dueAt: now + (outcome.retryAfterMs ?? 0),
+      attempts: block.attempts,
+      lastError: block.lastError ?? null,
+      lastAttemptAt: now,
+    };
+  }
   const attempts = block.attempts + 1;
   return {
     integration: block.integration,

@@ -79,6 +79,13 @@ export type EntryResult =
       error: string;
       /** The device asked for this long before the next attempt (Retry-After). */
       retryAfterMs?: number;
+      /**
+       * Not a failure: the change is written but its commit is held back on
+       * purpose (pfSense: reloads are spaced to coalesce a burst). The block
+       * stays in flight and is tried again after `retryAfterMs` (resumed),
+       * with no attempt counted and no error shown.
+       */
+      deferred?: true;
     };
 
 export interface HealthResult {

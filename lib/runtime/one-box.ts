@@ -130,6 +130,8 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
     owner,
     ...(options.providers ? { providers: options.providers } : {}),
     ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+    // A long-running process: retries and deferred commits run when they fall due.
+    reconcilerOptions: { wakeUp: true },
   });
 
   const intake: IntakeOptions = { secrets, insecure, queue, logger, now, replayWindowMs: config.webhook.replayWindow };
@@ -203,6 +205,7 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
         if (timer) clearInterval(timer);
         await new Promise<void>((done) => server.close(() => done()));
         await workers.stop();
+        reconciler.close();
         await reconciler.idle();
         await sweeping?.catch(() => undefined);
         await queue.close();

@@ -314,3 +314,68 @@ describe('Reconciler: ownership and resumed work', () => {
     expect(block?.dueAt).toBe(clock.now() + 300_000);
   });
 });
+
+describe('Reconciler: deferred commits and wake-ups', () => {
+  /** A device that holds back the commit of the first batch it sees (as pfSense spaces its reloads). */
+  class DeferringBlocklist extends MemoryBlocklist {
+    deferNext = true;
+    override async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
+      const results = await super.add(entries, ctx);
+      if (!this.deferNext) return results;
+      this.deferNext = false;
+      return results.map((result) => ({ ip: result.ip, ok: false, error: 'written; reload deferred', retryAfterMs: 150, deferred: true }));
+    }
+  }
+
+  it('keeps a deferred entry in flight without counting a failure or showing an error', async () => {
+    // Prepare
+    const fw = new DeferringBlocklist('fw');
+    const { reconciler, hold, store, clock } = setup(fw);
+    await hold('inc-1', ['45.0.0.1']);
+
+    // Act
+    const summary = await reconciler.reconcile('fw');
+
+    // Assess
+    expect(summary).toMatchObject({ added: 0, failed: 0, deferred: 1 });
+    const [block] = await store.getBlocks([{ integration: 'fw', key: '45.0.0.1' }]);
+    expect(block).toMatchObject({ actual: 'unknown', attempts: 0, dueAt: clock.now() + 150 });
+    expect(block?.lastError).toBeUndefined();
+  });
+
+  it('with wakeUp, comes back by itself when a deferred entry falls due, as a resumed call', async () => {
+    // Prepare: the real clock, no sweeper, nobody asks again.
+    const fw = new DeferringBlocklist('fw');
+    const store = SqliteStateStore.open(':memory:');
+    stores.push(store);
+    const reconciler = new Reconciler({ store, providers: new Map([[fw.id, fw]]), logger: new RecordingLogger(), now: Date.now }, { owner: 'me', wakeUp: true });
+    await store.hold([{ integration: 'fw', key: '45.0.0.1', kind: 'ip', incident: 'inc-1', expiresAt: Date.now() + 60_000 }], Date.now());
+
+    // Act
+    await reconciler.reconcile('fw');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await reconciler.idle();
+    reconciler.close();
+
+    // Assess
+    const [block] = await store.getBlocks([{ integration: 'fw', key: '45.0.0.1' }]);
+    expect(block?.actual).toBe('present');
+    expect(fw.calls.map((call) => call.resumed)).toEqual([[], ['45.0.0.1']]);
+  });
+
+  it('without wakeUp (Lambda), leaves the retry to the sweeper', async () => {
+    // Prepare
+    const fw = new DeferringBlocklist('fw');
+    const store = SqliteStateStore.open(':memory:');
+    stores.push(store);
+    const reconciler = new Reconciler({ store, providers: new Map([[fw.id, fw]]), logger: new RecordingLogger(), now: Date.now }, { owner: 'me' });
+    await store.hold([{ integration: 'fw', key: '45.0.0.1', kind: 'ip', incident: 'inc-1', expiresAt: Date.now() + 60_000 }], Date.now());
+
+    // Act
+    await reconciler.reconcile('fw');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    // Assess
+    expect(fw.calls).toHaveLength(1);
+  });
+});

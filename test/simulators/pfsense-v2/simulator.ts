@@ -125,6 +125,14 @@ export interface PfSenseV2SimulatorOptions {
    * clock. For loopback runs of a whole relay (pass `cost`, e.g. REALTIME_BENCH_COST).
    */
   realTime?: boolean;
+  /**
+   * What `perEntryMs` counts: `alias` (default) — the addresses of every
+   * alias a request reads or of the alias a write produces (the package
+   * validates the whole merged array); `request` — only the addresses a
+   * write sends, reads free: the issue #9 burst model (35 ms per request
+   * + 1 ms per entry), comparable with the RouterOS simulator's.
+   */
+  chargeEntries?: 'alias' | 'request';
 }
 
 /** An operator entry as the simulator remembers it. */
@@ -140,6 +148,7 @@ export class PfSenseV2Simulator {
   readonly device: VirtualDevice;
   /** Every request served, in order (when `keepLog`). */
   readonly log: SimLogEntry[] = [];
+  readonly #chargeEntries: 'alias' | 'request';
   readonly #store: AliasStore;
   readonly #dispatcher: ApplyDispatcher;
   readonly #auth: AuthConfig;
@@ -164,6 +173,7 @@ export class PfSenseV2Simulator {
   readonly #inFlightWrites = new Map<string, number>();
 
   constructor(options: PfSenseV2SimulatorOptions = {}) {
+    this.#chargeEntries = options.chargeEntries ?? 'alias';
     this.device = new VirtualDevice(options.cost ?? DEFAULT_COST_MODEL, options.realTime ?? false);
     this.#wallClock = options.wallClock ?? Date.now;
     this.#store = new AliasStore(
@@ -372,6 +382,7 @@ export class PfSenseV2Simulator {
       outcome = errorOutcome(error);
     }
     const status = outcome.kind === 'response' ? outcome.status : 0;
+    if (this.#chargeEntries === 'request') entries = method === 'GET' ? 0 : sentAddresses(request.body);
     const costMs = this.device.charge(route, status, entries);
     this.#lastCostMs = costMs;
     if (this.#keepLog) this.log.push({ method, path: request.path, body: request.body, status, startMs, costMs });
@@ -662,4 +673,14 @@ function readParams(method: string, url: URL, request: SimRequest): Record<strin
     return parsed as Record<string, unknown>;
   }
   return Object.fromEntries(url.searchParams);
+}
+
+/** The number of addresses a write's JSON body sends (0 when it sends none or is not JSON). */
+function sentAddresses(body: string): number {
+  try {
+    const value = JSON.parse(body) as { address?: unknown };
+    return Array.isArray(value.address) ? value.address.length : 0;
+  } catch {
+    return 0;
+  }
 }
