@@ -26,12 +26,28 @@ interface DeviceUnderTest {
   setDown(down: boolean): Promise<void> | void;
   /** The device loses its entries (a reboot drops RouterOS timeout entries; an admin restore on pfSense). */
   loseEntries(): void;
+  /** The operator adds an entry of their own (their description or comment) to the relay's list, by hand. */
+  addOperatorEntry(ip: string): void;
+  /** The operator's entries still on the device, each with its own description/comment beside it. */
+  operatorEntries(): string[];
+  /** What the simulator flagged: duplicate writes, operator entries touched, whole-list replaces. */
+  violations(): Record<string, number>;
   close(): Promise<void>;
 }
 
-const DEVICES: Record<string, () => Promise<DeviceUnderTest>> = {
-  'pfSense (pfrest v1)': async () => {
-    const sim = await startPfSenseV1Simulator({ loginProtection: false });
+/** Entries the operator keeps in the list before the relay ever starts. */
+interface DeviceSetup {
+  operator?: string[];
+}
+
+const LIST = 'flowtriq_blocked';
+
+const DEVICES: Record<string, (setup?: DeviceSetup) => Promise<DeviceUnderTest>> = {
+  'pfSense (pfrest v1)': async (setup = {}) => {
+    const sim = await startPfSenseV1Simulator({
+      loginProtection: false,
+      ...(setup.operator ? { aliases: [{ name: LIST, address: setup.operator, detail: setup.operator.map((ip) => `office ${ip}`) }] } : {}),
+    });
     const entries = () => sim.device.config.entries('flowtriq_blocked') ?? [];
     return {
       integration: { type: 'pfsense', options: { url: sim.origin, apiVersion: 'v1', auth: 'basic', allowInsecureHttp: true }, secrets: { username: { env: 'PF_USER' }, password: { env: 'PF_PASS' } } },
@@ -45,28 +61,47 @@ const DEVICES: Record<string, () => Promise<DeviceUnderTest>> = {
           alias.details = [];
         }
       },
+      addOperatorEntry: (ip) => sim.device.adminAddEntry(LIST, ip, `office ${ip}`),
+      operatorEntries: () =>
+        (sim.device.aliasPairs(LIST) ?? []).filter((pair) => pair.detail === `office ${pair.address}`).map((pair) => pair.address).sort(),
+      violations: () => ({ ...sim.device.violations }),
       close: () => sim.close(),
     };
   },
-  'pfSense (pfrest v2)': async () => {
-    const sim = await startPfSenseV2Simulator();
+  'pfSense (pfrest v2)': async (setup = {}) => {
+    const sim = await startPfSenseV2Simulator(
+      setup.operator ? { aliases: [{ name: LIST, type: 'host', descr: 'shared', address: setup.operator, detail: setup.operator.map((ip) => `office ${ip}`) }] } : {},
+    );
     return {
       integration: { type: 'pfsense', options: { url: sim.origin, apiVersion: 'v2', auth: 'basic', allowInsecureHttp: true }, secrets: { username: { env: 'PF_USER' }, password: { env: 'PF_PASS' } } },
       env: { PF_USER: 'admin', PF_PASS: 'pfsense' },
       addresses: () => [...(sim.sim.alias('flowtriq_blocked')?.address ?? [])].sort(),
       setDown: (down) => sim.sim.setDown(down ? 'reset' : false),
       loseEntries: () => sim.sim.editAlias('flowtriq_blocked', { address: [], detail: [] }),
+      addOperatorEntry: (ip) => sim.sim.adminAdd(LIST, ip, `office ${ip}`),
+      operatorEntries: () => {
+        const alias = sim.sim.alias(LIST);
+        return (alias?.address ?? []).filter((address, i) => alias?.detail[i] === `office ${address}`).sort();
+      },
+      violations: () => {
+        const { duplicateWrites, foreignTouched, replaces } = sim.sim.counters;
+        return { duplicateWrites, foreignTouched, replaces };
+      },
       close: () => sim.close(),
     };
   },
-  'MikroTik RouterOS': async () => {
+  'MikroTik RouterOS': async (setup = {}) => {
     const sim = await RouterOsSimulator.start();
+    for (const ip of setup.operator ?? []) sim.device.adminAdd(4, { list: LIST, address: ip, comment: `office` });
     return {
       integration: { type: 'routeros', options: { url: sim.origin, allowInsecureHttp: true }, secrets: { username: { env: 'MT_USER' }, password: { env: 'MT_PASS' } } },
       env: { MT_USER: 'relay', MT_PASS: 'relay-password' },
       addresses: () => [...sim.device.entries(4, 'flowtriq_blocked'), ...sim.device.entries(6, 'flowtriq_blocked')].map((entry) => entry.address!.replace(/\/128$/, '')).sort(),
       setDown: (down) => sim.setDown(down ? 'refused' : false),
       loseEntries: () => void sim.device.reboot(),
+      addOperatorEntry: (ip) => void sim.device.adminAdd(4, { list: LIST, address: ip, comment: 'office' }),
+      operatorEntries: () => sim.device.stored(4, LIST).filter((entry) => entry.comment === 'office').map((entry) => entry.address).sort(),
+      violations: () => ({ duplicateWrites: sim.device.duplicateWrites, foreignTouched: sim.device.foreignTouched }),
       close: () => sim.close(),
     };
   },
@@ -77,8 +112,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(makeDevice: () => Promise<DeviceUnderTest>) {
-  const device = await makeDevice();
+async function setup(makeDevice: (setup?: DeviceSetup) => Promise<DeviceUnderTest>, deviceSetup: DeviceSetup = {}) {
+  const device = await makeDevice(deviceSetup);
   cleanups.push(() => device.close());
   const dir = mkdtempSync(join(tmpdir(), 'relay-devices-'));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
@@ -125,6 +160,44 @@ describe.each(Object.entries(DEVICES))('%s through the one-box relay', (_name, m
     expect(afterStart).toEqual([a, b, v6].sort());
     expect(afterUpdate).toEqual([a, b, c, v6].sort());
     expect(device.addresses()).toEqual([]);
+  }, 60_000);
+
+  it('blocks the attackers of two different attack_updates sent in the same second (neither is a duplicate)', async () => {
+    // Prepare: both updates carry the same incident, type and timestamp, with different attackers.
+    const { device, send } = await setup(makeDevice);
+    const [a, b, c, d] = publicIps(4, 52) as [string, string, string, string];
+    const at = Math.floor(Date.now() / 1000) * 1000;
+    await send(attackEvent({ type: 'attack_start', uuid: 'inc-1', at: at - 1000, ips: [a] }));
+    // Act
+    await send(attackEvent({ type: 'attack_update', uuid: 'inc-1', at, ips: [a, b] }));
+    await send(attackEvent({ type: 'attack_update', uuid: 'inc-1', at, ips: [a, c, d] }));
+    // Assess
+    expect(device.addresses()).toEqual([a, b, c, d].sort());
+  }, 60_000);
+
+  it('never touches the operator\'s own entries in the list: at the first drift check, at drift checks during the attack, at attack_end', async () => {
+    // Prepare: the operator keeps two permanent entries in the relay's list before the relay starts.
+    const [kept1, kept2, attacker1, attacker2, byHand] = publicIps(5, 53) as [string, string, string, string, string];
+    const { device, relay, send } = await setup(makeDevice, { operator: [kept1, kept2] });
+    const driftCheck = async () => {
+      relay.engine.sweeper.lastDriftCheck?.clear();
+      await relay.sweepNow();
+    };
+
+    // Act: an attack that includes one of the operator's addresses; the operator adds one more by hand meanwhile.
+    await driftCheck();
+    await send(attackEvent({ type: 'attack_start', uuid: 'inc-1', at: Date.now(), ips: [attacker1, attacker2, kept2] }));
+    device.addOperatorEntry(byHand);
+    await driftCheck();
+    const during = device.addresses();
+    await send(attackEvent({ type: 'attack_end', uuid: 'inc-1', at: Date.now() + 1 }));
+    await driftCheck();
+
+    // Assess
+    expect(during).toEqual(expect.arrayContaining([attacker1, attacker2, kept1, kept2, byHand]));
+    expect(device.operatorEntries()).toEqual([kept1, kept2, byHand].sort());
+    expect(device.addresses()).toEqual([kept1, kept2, byHand].sort());
+    expect(Object.values(device.violations()).every((count) => count === 0), JSON.stringify(device.violations())).toBe(true);
   }, 60_000);
 
   it('keeps an IP another active incident still holds', async () => {
