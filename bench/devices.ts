@@ -30,7 +30,14 @@ export function formatDevices(rows: DeviceRow[]): string {
       `${row.api.padEnd(22)} ${String(row.ips).padStart(6)}  ${`${row.addRequests} + ${row.removeRequests} = ${row.addRequests + row.removeRequests}`.padEnd(27)} ${`${seconds(row.addSimMs)} / ${seconds(row.removeSimMs)}`.padEnd(22)}  ${base ? String(base.addRequests + base.removeRequests).padEnd(17) : '-'.padEnd(17)} ${base ? `${seconds(base.addSimMs)} / ${seconds(base.removeSimMs)}` : '-'}`,
     );
     if (row.ips === 1_000) verdicts.push(`${row.api}: 1,000 IPs in ${row.addRequests + row.removeRequests} requests (≤ 8: ${row.addRequests + row.removeRequests <= 8 ? 'MET' : 'NOT MET'})`);
-    if (row.ips === 10_000 && /routeros/i.test(row.api)) verdicts.push(`${row.api}: 10,000 IPs added in ${seconds(row.addSimMs)} at 35 ms/request + 1 ms/entry (≤ 15 s: ${row.addSimMs <= 15_000 ? 'MET' : 'NOT MET'})`);
+    if (row.ips === 10_000 && /routeros/i.test(row.api)) {
+      verdicts.push(`${row.api}: 10,000 IPs added in ${seconds(row.addSimMs)} at 35 ms/request + 1 ms/entry (≤ 15 s: ${row.addSimMs <= 15_000 ? 'MET' : 'NOT MET'})`);
+      // Issue #9. The simulator charges 1 ms per entry removed, so 10,000 removals cost 10 s before any request is counted.
+      verdicts.push(
+        `${row.api}: 10,000 IPs removed in ${seconds(row.removeSimMs)}, ${row.removeRequests} requests, no script sent twice (the run fails otherwise) ` +
+          `(≤ 9 s: ${row.removeSimMs <= 9_000 ? 'MET' : 'NOT MET'}; the cost model's floor is 10 s at 1 ms per entry removed)`,
+      );
+    }
   }
   lines.push(...verdicts.map((verdict) => `target: ${verdict}`));
   return lines.join('\n');
