@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { parseConfig } from '../lib/config/load.ts';
 import { silentLogger } from '../lib/log/logger.ts';
 import { startOneBox } from '../lib/runtime/one-box.ts';
-import { signFlowtriq } from '../lib/signature/flowtriq.ts';
 import { attackEvent, TEST_SECRET } from '../test/helpers/events.ts';
+import { postSignedEvent, waitFor } from '../test/helpers/webhook-client.ts';
 
 export interface BurstDevice {
   name: string;
@@ -58,23 +58,17 @@ function attackers(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `23.${1 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
 }
 
+
+
+/** Time from `since` until `predicate` holds (polled every 20 ms), or Infinity after LIMIT_MS. */
 async function waitUntil(predicate: () => boolean, since: number): Promise<number> {
-  while (!predicate()) {
-    if (Date.now() - since > LIMIT_MS) return Number.POSITIVE_INFINITY;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now() - since;
+  const waited = await waitFor(predicate, 'convergence', LIMIT_MS - (Date.now() - since)).catch(() => Number.POSITIVE_INFINITY);
+  return Number.isFinite(waited) ? Date.now() - since : waited;
 }
 
 async function post(url: string, event: ReturnType<typeof attackEvent>): Promise<void> {
-  const body = JSON.stringify(event);
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-flowtriq-signature': signFlowtriq(TEST_SECRET, body) },
-    body,
-  });
-  await response.arrayBuffer();
-  if (response.status !== 202) throw new Error(`the relay answered ${response.status}`);
+  const status = await postSignedEvent(url, event);
+  if (status !== 202) throw new Error(`the relay answered ${status}`);
 }
 
 /** Sends `events` spread evenly over WINDOW_MS; resolves at the last send's answer, with its time. */

@@ -49,21 +49,13 @@ function settled(block: BlockRecord, now: number, dueAt: number | null): BlockCo
   };
 }
 
-/** A foreign block nobody wants: the relay forgets it and leaves the operator's entry where it is. */
+/**
+ * A foreign block nobody wants: the relay forgets it and leaves the
+ * operator's entry where it is. The record ends as after a confirmed
+ * removal, but no device call was made.
+ */
 function forgotten(block: BlockRecord, now: number): BlockCompletion {
-  return {
-    integration: block.integration,
-    key: block.key,
-    expectVersion: block.version,
-    actual: 'absent',
-    ref: null,
-    foreign: null,
-    addedAt: null,
-    dueAt: null,
-    attempts: 0,
-    lastError: null,
-    lastAttemptAt: now,
-  };
+  return completeRemove(block, { ok: true }, now);
 }
 
 export type OpOutcome =

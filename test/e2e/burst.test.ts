@@ -12,8 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load.ts';
 import { silentLogger } from '../../lib/log/logger.ts';
 import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
-import { signFlowtriq } from '../../lib/signature/flowtriq.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
+import { postSignedEvent, waitFor } from '../helpers/webhook-client.ts';
 import { REALTIME_BENCH_COST } from '../simulators/pfsense-v2/index.ts';
 import { startPfSenseV1Simulator } from '../simulators/pfsense-v1/server.ts';
 import { startPfSenseV2Simulator } from '../simulators/pfsense-v2/server.ts';
@@ -45,14 +45,22 @@ async function relayFor(integration: Record<string, unknown>, env: Record<string
   return relay;
 }
 
+
 async function post(relay: OneBox, event: ReturnType<typeof attackEvent>): Promise<void> {
-  const body = JSON.stringify(event);
-  const response = await fetch(relay.webhookUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-flowtriq-signature': signFlowtriq(TEST_SECRET, body) },
-    body,
-  });
-  expect(response.status).toBe(202);
+  expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
+}
+
+const until = (predicate: () => boolean, what: string, timeoutMs = 20_000) => waitFor(predicate, what, timeoutMs);
+
+/** A pfSense v2 simulator in real time (35 ms per request + 1 ms per address sent) and a relay that uses it. */
+async function pfSenseV2Relay(options: { retryAfterSeconds?: number } = {}) {
+  const running = await startPfSenseV2Simulator({ realTime: true, cost: REALTIME_BENCH_COST, chargeEntries: 'request', ...options });
+  cleanups.push(() => running.close());
+  const relay = await relayFor(
+    { type: 'pfsense', options: { url: running.origin, apiVersion: 'v2', auth: 'basic', alias: LIST, allowInsecureHttp: true }, secrets: { username: { env: 'U' }, password: { env: 'P' } } },
+    { U: 'admin', P: 'pfsense' },
+  );
+  return { sim: running.sim, relay };
 }
 
 /** `count` incidents of `per` addresses each, sent over `windowMs`, all at once in flight. */
@@ -68,13 +76,6 @@ async function burst(relay: OneBox, type: 'attack_start' | 'attack_end', count: 
   return ips;
 }
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('a burst of incidents through the one-box relay', () => {
   it('RouterOS: 20 incidents × 20 IPs in half a second, then ended: no duplicate write, no operator entry touched', async () => {
@@ -103,13 +104,7 @@ describe('a burst of incidents through the one-box relay', () => {
 
   it('pfSense v2: 20 incidents in half a second: reloads coalesced, no duplicate write, no replace, live and then gone', async () => {
     // Prepare
-    const running = await startPfSenseV2Simulator({ realTime: true, cost: REALTIME_BENCH_COST, chargeEntries: 'request' });
-    cleanups.push(() => running.close());
-    const { sim } = running;
-    const relay = await relayFor(
-      { type: 'pfsense', options: { url: running.origin, apiVersion: 'v2', auth: 'basic', alias: LIST, allowInsecureHttp: true }, secrets: { username: { env: 'U' }, password: { env: 'P' } } },
-      { U: 'admin', P: 'pfsense' },
-    );
+    const { sim, relay } = await pfSenseV2Relay();
     const live = () => new Set(sim.liveTable(LIST) ?? []);
 
     // Act
@@ -126,13 +121,7 @@ describe('a burst of incidents through the one-box relay', () => {
 
   it('pfSense v2 with its apply queue filled by others: one refused apply, none more until Retry-After, then every block live', async () => {
     // Prepare: ten reloads of someone else run for 1.5 s; the package says Retry-After: 2.
-    const running = await startPfSenseV2Simulator({ realTime: true, cost: REALTIME_BENCH_COST, chargeEntries: 'request', retryAfterSeconds: 2 });
-    cleanups.push(() => running.close());
-    const { sim } = running;
-    const relay = await relayFor(
-      { type: 'pfsense', options: { url: running.origin, apiVersion: 'v2', auth: 'basic', alias: LIST, allowInsecureHttp: true }, secrets: { username: { env: 'U' }, password: { env: 'P' } } },
-      { U: 'admin', P: 'pfsense' },
-    );
+    const { sim, relay } = await pfSenseV2Relay({ retryAfterSeconds: 2 });
     sim.occupyDispatcher(10, 1_500);
 
     // Act
@@ -149,13 +138,7 @@ describe('a burst of incidents through the one-box relay', () => {
 describe('a flushed pf table (pfctl -T flush, a reboot that loses runtime tables)', () => {
   it('pfSense v2: is found at the next drift check and repaired by reloading the filter, without writing the alias again', async () => {
     // Prepare
-    const running = await startPfSenseV2Simulator({ realTime: true, cost: REALTIME_BENCH_COST, chargeEntries: 'request' });
-    cleanups.push(() => running.close());
-    const { sim } = running;
-    const relay = await relayFor(
-      { type: 'pfsense', options: { url: running.origin, apiVersion: 'v2', auth: 'basic', alias: LIST, allowInsecureHttp: true }, secrets: { username: { env: 'U' }, password: { env: 'P' } } },
-      { U: 'admin', P: 'pfsense' },
-    );
+    const { sim, relay } = await pfSenseV2Relay();
     const ips = publicIps(5, 70);
     await post(relay, attackEvent({ type: 'attack_start', uuid: 'inc-1', at: Date.now(), ips }));
     await until(() => ips.every((ip) => live(sim).has(ip)), 'the blocks live');

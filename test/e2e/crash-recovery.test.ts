@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { signFlowtriq } from '../../lib/signature/flowtriq.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
+import { postSignedEvent, waitFor } from '../helpers/webhook-client.ts';
 import { ONE_BOX_REAL_TIME_COST } from '../simulators/pfsense-v1/device.ts';
 import { startPfSenseV1Simulator } from '../simulators/pfsense-v1/server.ts';
 import { REALTIME_BENCH_COST } from '../simulators/pfsense-v2/index.ts';
@@ -58,23 +58,10 @@ function startRelay(dir: string): Promise<{ child: ChildProcess; webhookUrl: str
   return webhookUrl.then((url) => ({ child, webhookUrl: url, exited }));
 }
 
-async function send(webhookUrl: string, event: ReturnType<typeof attackEvent>): Promise<void> {
-  const body = JSON.stringify(event);
-  const response = await fetch(webhookUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-flowtriq-signature': signFlowtriq(TEST_SECRET, body) },
-    body,
-  });
-  expect(response.status).toBe(202);
-}
 
-async function waitFor(predicate: () => boolean, what: string, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now() - started;
+
+async function send(webhookUrl: string, event: ReturnType<typeof attackEvent>): Promise<void> {
+  expect(await postSignedEvent(webhookUrl, event)).toBe(202);
 }
 
 /** A device in real time, with what the relay has enforced on it. */

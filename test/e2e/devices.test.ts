@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load.ts';
 import { silentLogger } from '../../lib/log/logger.ts';
 import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
-import { signFlowtriq } from '../../lib/signature/flowtriq.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
+import { postSignedEvent } from '../helpers/webhook-client.ts';
 import { startPfSenseV1Simulator } from '../simulators/pfsense-v1/server.ts';
 import { startPfSenseV2Simulator } from '../simulators/pfsense-v2/server.ts';
 import { RouterOsSimulator } from '../simulators/routeros/server.ts';
@@ -132,13 +132,7 @@ async function setup(makeDevice: (setup?: DeviceSetup) => Promise<DeviceUnderTes
   });
   cleanups.push(() => relay.stop());
   const send = async (event: ReturnType<typeof attackEvent>) => {
-    const body = JSON.stringify(event);
-    const response = await fetch(relay.webhookUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-flowtriq-signature': signFlowtriq(TEST_SECRET, body) },
-      body,
-    });
-    expect(response.status).toBe(202);
+    expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
     await relay.idle();
   };
   return { device, relay, send };
