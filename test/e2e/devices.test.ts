@@ -244,3 +244,38 @@ describe.each(Object.entries(DEVICES))('%s through the one-box relay', (_name, m
     expect(device.addresses()).toEqual([...ips].sort());
   }, 60_000);
 });
+
+describe.each(['prefix128', 'bare'] as const)('RouterOS listing IPv6 hosts as %s, through the one-box relay', (form) => {
+  it('adds and removes its IPv6 entries, and leaves the operator\'s IPv6 entry alone', async () => {
+    // Prepare
+    const operatorV6 = '2a0e:97c0:3e0::99';
+    const attackerV6 = '2a0e:97c0:3e0::7';
+    const { device, send } = await setup(async () => {
+      const sim = await RouterOsSimulator.start({ ipv6HostForm: form });
+      sim.device.adminAdd(6, { list: LIST, address: form === 'bare' ? operatorV6 : `${operatorV6}/128`, comment: 'office' });
+      const relayV6 = () => sim.device.stored(6, LIST).filter((entry) => entry.comment === 'flowtriq-relay').map((entry) => entry.address);
+      return {
+        integration: { type: 'routeros', options: { url: sim.origin, allowInsecureHttp: true }, secrets: { username: { env: 'MT_USER' }, password: { env: 'MT_PASS' } } },
+        env: { MT_USER: 'relay', MT_PASS: 'relay-password' },
+        addresses: relayV6,
+        setDown: (down) => sim.setDown(down ? 'refused' : false),
+        loseEntries: () => void sim.device.reboot(),
+        addOperatorEntry: () => undefined,
+        operatorEntries: () => sim.device.stored(6, LIST).filter((entry) => entry.comment === 'office').map((entry) => entry.address),
+        violations: () => ({ duplicateWrites: sim.device.duplicateWrites, foreignTouched: sim.device.foreignTouched }),
+        close: () => sim.close(),
+      };
+    });
+
+    // Act
+    await send(attackEvent({ type: 'attack_start', uuid: 'inc-v6', at: Date.now(), ips: [attackerV6, operatorV6] }));
+    const during = device.addresses();
+    await send(attackEvent({ type: 'attack_end', uuid: 'inc-v6', at: Date.now() + 1 }));
+
+    // Assess
+    expect(during.map((address) => address.replace(/\/128$/, ''))).toEqual([attackerV6]);
+    expect(device.addresses()).toEqual([]);
+    expect(device.operatorEntries()).toHaveLength(1);
+    expect(device.violations()).toEqual({ duplicateWrites: 0, foreignTouched: 0 });
+  }, 60_000);
+});

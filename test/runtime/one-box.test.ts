@@ -73,3 +73,40 @@ describe('webhook secrets (one-box)', () => {
     expect(signed.status).toBe(202);
   });
 });
+
+describe('the one-box server limits', () => {
+  it('cuts a client that stalls in its headers after server.headersTimeout, and refuses connections over server.maxConnections', async () => {
+    // Prepare
+    const { connect } = await import('node:net');
+    const { RecordingLogger } = await import('../helpers/recording-logger.ts');
+    const logger = new RecordingLogger();
+    const config = loaded({ server: { headersTimeout: '1s', requestTimeout: '2s', maxConnections: 2 }, integrations: [{ id: 'dry', type: 'dry-run' }] }, undefined);
+    const relay = await startOneBox({ loaded: config, logger, env: {}, port: 0, sweeper: false });
+    relays.push(relay);
+    const { port } = new URL(relay.url);
+    const open = () =>
+      new Promise<{ closed: Promise<number>; write: (text: string) => void }>((resolve) => {
+        const started = Date.now();
+        const socket = connect(Number(port), '127.0.0.1', () => resolve({ closed, write: (text) => socket.write(text) }));
+        socket.on('error', () => undefined);
+        socket.resume(); // read the 408 (a paused socket never sees the close)
+        const closed = new Promise<number>((done) => socket.on('close', () => done(Date.now() - started)));
+      });
+
+    // Act: two slow clients hold the two slots; a third is refused; the slow ones are cut after ~1 s.
+    const slow = [await open(), await open()];
+    for (const client of slow) client.write('POST /webhooks/flowtriq HTTP/1.1\r\nHost: x\r\n');
+    const extra = await open();
+    const extraClosedMs = await extra.closed;
+    const slowClosedMs = await Promise.all(slow.map((client) => client.closed));
+
+    // Assess
+    expect(extraClosedMs).toBeLessThan(500);
+    for (const ms of slowClosedMs) {
+      expect(ms).toBeGreaterThanOrEqual(900);
+      expect(ms).toBeLessThan(2_500);
+    }
+    const refusals = logger.lines.filter((line) => /refused/.test(line.message));
+    expect(refusals.some((line) => line.attributes.clientAddress === '127.0.0.1')).toBe(true);
+  }, 15_000);
+});
