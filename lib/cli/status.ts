@@ -38,7 +38,7 @@ export function formatStatus(report: StatusReport, now: number): string {
     for (const block of blocks.slice(0, 50)) {
       const expires = Math.round((block.expiresAt - now) / 1000);
       lines.push(
-        `    ${block.key.padEnd(39)} ${block.status.padEnd(8)} expires in ${expires}s  held by ${block.holders.length}${block.lastError ? `  last error: ${block.lastError}` : ''}`,
+        `    ${block.key.padEnd(39)} ${block.status.padEnd(8)} expires in ${expires}s  held by ${block.holders.length}${block.foreign ? '  present, not ours (the operator listed it; never removed)' : ''}${block.lastError ? `  last error: ${block.lastError}` : ''}`,
       );
     }
     if (blocks.length > 50) lines.push(`    … ${blocks.length - 50} more (use --json)`);

@@ -41,7 +41,7 @@ async function complete(
   store: StateStore,
   integration: string,
   key: string,
-  outcome: { actual: 'present' | 'absent'; lastError?: string },
+  outcome: { actual: 'present' | 'absent'; lastError?: string; foreign?: true },
 ) {
   const [block] = await store.getBlocks([{ integration, key }]);
   if (!block) throw new Error(`no block ${integration}/${key}`);
@@ -58,6 +58,7 @@ async function complete(
         lastError: outcome.lastError ?? null,
         lastAttemptAt: T0,
         ...(outcome.actual === 'present' && !failed ? { addedAt: T0 } : {}),
+        ...(outcome.foreign ? { foreign: true } : {}),
       },
     ],
     T0,
@@ -227,6 +228,18 @@ describe('formatStatus', () => {
     expect(countsLine(text, 'fw')).toEqual({ applied: 2, pending: 1, failed: 1 });
     expect(countsLine(text, 'fw2')).toEqual({ failed: 1 });
     expect(countsLine(text, 'scrub')).toEqual({ applied: 1 });
+  });
+
+  it('marks a block the operator already listed as present, not ours', async () => {
+    // Prepare
+    const store = openStore();
+    await hold(store, 'inc-a', 'fw', '45.0.0.9');
+    await complete(store, 'fw', '45.0.0.9', { actual: 'present', foreign: true });
+    const report = await collectStatus(store, { stats: async () => ({ visible: 0, inFlight: 0, dead: 0 }) }, T0 + 60_000);
+    // Act
+    const text = formatStatus(report, T0 + 60_000);
+    // Assess
+    expect(text.split('\n').find((line) => line.includes('45.0.0.9'))).toMatch(/applied +expires in \d+s {2}held by 1 {2}present, not ours \(the operator listed it; never removed\)$/);
   });
 
   it('lists each block with its status, expiry, holders and last error', async () => {
