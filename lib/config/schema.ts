@@ -72,9 +72,19 @@ const common = {
     .describe('Longest a block may live, counted from when it was first added; removed even if attack_end never comes.'),
 };
 
+/** Fields of the integrations that can be switch targets. */
+export const switchCommon = {
+  holdDown: duration({ min: '0s', max: '1d' })
+    .prefault('15m')
+    .describe(
+      'Switch targets: quiet period after the last incident lets go before the relay restores (anti-flap; a BGP withdrawal takes about 15 minutes to converge). A new incident in that time keeps it on; the TTL still ends it. Ignored by a dry-run blocklist.',
+    ),
+};
+
 export const dryRunIntegrationSchema = z
   .object({
     ...common,
+    ...switchCommon,
     type: z.literal('dry-run'),
     options: z
       .object({

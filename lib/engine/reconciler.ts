@@ -38,8 +38,17 @@ import {
 import { ProviderError } from '../providers/errors.ts';
 import { SerialLock } from '../util/serial-lock.ts';
 import { planDrift } from '../planner/plan-drift.ts';
-import type { BlockEntry, BlocklistProvider, EntryResult, SwitchProvider } from '../providers/types.ts';
-import type { BlockCompletion, BlockRecord } from '../model/types.ts';
+import type {
+  BlockEntry,
+  BlocklistProvider,
+  EntryResult,
+  SwitchActivation,
+  SwitchContext,
+  SwitchProvider,
+  SwitchSnapshot,
+} from '../providers/types.ts';
+import { switchRecord } from '../planner/plan-switch.ts';
+import type { BlockCompletion, BlockRecord, SwitchRecord } from '../model/types.ts';
 import type { EngineDeps } from './types.ts';
 
 export interface ReconcilerOptions {
@@ -340,7 +349,8 @@ export class Reconciler {
       const due = await store.dueBlocks(provider.id, now(), this.#batchLimit);
       if (due.length === 0) return;
       summary.rounds += 1;
-      const plan = planReconcile(due, now());
+      const holdDownMs = provider.kind === 'switch' ? provider.holdDownMs : 0;
+      const plan = planReconcile(due, now(), () => holdDownMs);
       const completions: BlockCompletion[] = [...plan.settle];
       if (provider.kind === 'blocklist') {
         await this.#blocklist(provider, lease, plan.add, 'add', completions, summary, logger, leaseSignal);
@@ -433,26 +443,35 @@ export class Reconciler {
         await this.#renew(lease);
         const ctx = { ...this.#ctx(logger, leaseSignal), incidents: due.holders };
         const started = now();
-        let outcome: OpOutcome;
+        let result: SwitchStep;
         let block: BlockRecord | undefined;
         try {
+          let record = switchRecord(due.snapshot);
           // The original state is captured and recorded before anything changes,
-          // and only once: after a crash mid-activation the device may already be
-          // locked down, and a new snapshot would capture the lockdown.
-          const snapshot = op === 'activate' && due.snapshot == null ? await provider.snapshot(ctx) : undefined;
-          [block] = await this.#markInFlight([due], summary, snapshot);
+          // and only once: after a crash mid-activation the resource may already
+          // be switched on, and a new snapshot would capture that.
+          let store: SwitchRecord | undefined;
+          if (op === 'activate' && record.snapshot === undefined) {
+            record = { ...record, snapshot: toStoredSnapshot(await provider.snapshot(ctx)) };
+            store = record;
+          }
+          [block] = await this.#markInFlight([due], summary, store);
           if (!block) continue;
-          if (op === 'activate') await provider.activate(ctx);
-          else await provider.deactivate(block.snapshot, ctx);
-          outcome = { ok: true };
+          result = op === 'activate' ? await this.#activateSwitch(provider, record, ctx) : await this.#restoreSwitch(provider, record, ctx);
         } catch (error) {
-          outcome = failure(error);
+          result = { outcome: failure(error) };
         }
         const target = block ?? due;
-        completions.push(op === 'activate' ? completeAdd(target, outcome, now()) : completeRemove(target, outcome, now()));
+        const completion = op === 'activate' ? completeAdd(target, result.outcome, now()) : completeRemove(target, result.outcome, now());
+        if (result.record !== undefined) completion.snapshot = result.record;
+        if (result.notice !== undefined) completion.lastError = result.notice;
+        completions.push(completion);
+        const outcome = result.outcome;
         if (outcome.ok) {
           if (op === 'activate') summary.added += 1;
           else summary.removed += 1;
+        } else if (outcome.deferred) {
+          summary.deferred += 1;
         } else {
           summary.failed += 1;
         }
@@ -460,14 +479,61 @@ export class Reconciler {
           integration: provider.id,
           action: op,
           incidents: due.holders.slice(0, 20),
-          outcome: outcome.ok ? 'ok' : 'failed',
+          outcome: outcome.ok ? 'ok' : outcome.deferred ? 'pending' : 'failed',
           latencyMs: now() - started,
+          ...(result.detail !== undefined ? { detail: result.detail } : {}),
           ...(outcome.ok ? {} : { error: outcome.error }),
         };
-        if (outcome.ok) logger.info(`switch ${op}`, line);
+        if (result.notice !== undefined) logger.error(`switch ${op}: ${result.notice}`, line);
+        else if (outcome.ok || outcome.deferred) logger.info(`switch ${op}`, line);
         else logger.warn(`switch ${op}`, line);
         await this.#deps.checkpoint?.('after-provider');
       }
+    }
+  }
+
+  /** Turns a switch on unless it was on before the relay came; an unconfirmed change is looked at again. */
+  async #activateSwitch(provider: SwitchProvider, record: SwitchRecord, ctx: SwitchContext): Promise<SwitchStep> {
+    const snapshot = record.snapshot!;
+    if (snapshot.alreadyActive) {
+      return {
+        outcome: { ok: true },
+        detail: `already active before the relay came (${snapshot.summary}); left as found and never turned off by the relay`,
+      };
+    }
+    const activation = await provider.activate(snapshot as SwitchSnapshot, ctx);
+    const stored: SwitchRecord = { ...record, activation: toStoredActivation(activation) };
+    if (activation.confirmed) return { outcome: { ok: true }, record: stored, detail: activation.summary };
+    return {
+      outcome: { ok: false, deferred: true, retryable: true, retryAfterMs: activation.recheckAfterMs ?? 30_000, error: `not confirmed yet: ${activation.summary}` },
+      record: stored,
+      detail: activation.summary,
+    };
+  }
+
+  /** Restores only what the relay changed; leaves alone what was on before, or what someone else changed since. */
+  async #restoreSwitch(provider: SwitchProvider, record: SwitchRecord, ctx: SwitchContext): Promise<SwitchStep> {
+    const snapshot = record.snapshot;
+    if (snapshot === undefined) return { outcome: { ok: true }, detail: 'nothing to restore: the relay never changed it (no snapshot was taken)' };
+    if (snapshot.alreadyActive) {
+      return { outcome: { ok: true }, detail: `left active: it was active before the relay came (${snapshot.summary})` };
+    }
+    const restore = await provider.deactivate(snapshot as SwitchSnapshot, record.activation as SwitchActivation | undefined, ctx);
+    switch (restore.outcome) {
+      case 'restored':
+        return { outcome: { ok: true }, detail: restore.summary };
+      case 'changed-by-others':
+        return {
+          outcome: { ok: true },
+          detail: restore.summary,
+          notice: `changed by someone else during the attack; the relay left it as it is and restored nothing: ${restore.summary}`,
+        };
+      case 'pending':
+        return {
+          outcome: { ok: false, deferred: true, retryable: true, retryAfterMs: restore.recheckAfterMs, error: `restore not confirmed yet: ${restore.summary}` },
+          record,
+          detail: restore.summary,
+        };
     }
   }
 
@@ -476,7 +542,7 @@ export class Reconciler {
    * blocks as stored after the mark; a block an intent changed meanwhile is
    * left out (it stays due and the next round decides again).
    */
-  async #markInFlight(blocks: BlockRecord[], summary: ReconcileSummary, snapshot?: unknown): Promise<BlockRecord[]> {
+  async #markInFlight(blocks: BlockRecord[], summary: ReconcileSummary, snapshot?: SwitchRecord): Promise<BlockRecord[]> {
     const { store, now } = this.#deps;
     const at = now();
     const needsMark = blocks.filter((block) => block.actual !== 'unknown' || snapshot !== undefined);
@@ -557,6 +623,29 @@ export class Reconciler {
       return failure(error);
     }
   }
+}
+
+/** One switch call's result: the outcome, the record to store, and what to log or report. */
+interface SwitchStep {
+  outcome: OpOutcome;
+  /** Replaces the block's switch record (undefined: as the completion leaves it). */
+  record?: SwitchRecord;
+  detail?: string;
+  /** Reported loudly and kept on the record for status (a change made behind the relay's back). */
+  notice?: string;
+}
+
+function toStoredSnapshot(snapshot: SwitchSnapshot): NonNullable<SwitchRecord['snapshot']> {
+  return { state: snapshot.state, alreadyActive: snapshot.alreadyActive, summary: snapshot.summary };
+}
+
+function toStoredActivation(activation: SwitchActivation): NonNullable<SwitchRecord['activation']> {
+  return {
+    applied: activation.applied ?? null,
+    confirmed: activation.confirmed,
+    ...(activation.confirmedAt !== undefined ? { confirmedAt: activation.confirmedAt } : {}),
+    summary: activation.summary,
+  };
 }
 
 function failure(error: unknown): { ok: false; error: string; retryable: boolean; retryAfterMs?: number } {

@@ -122,3 +122,16 @@ export interface CompleteResult {
   conflicts: BlockKey[];
 }
 
+
+/**
+ * What a switch block keeps in its `snapshot` field (JSON): the resource as
+ * read before the relay changed it (stored before any change), what the
+ * relay set (stored after), and when its last holder let go (hold-down).
+ * Shapes match the provider contract's SwitchSnapshot and SwitchActivation.
+ */
+export interface SwitchRecord {
+  snapshot?: { state: unknown; alreadyActive: boolean; summary: string };
+  activation?: { applied: unknown; confirmed: boolean; confirmedAt?: string; recheckAfterMs?: number; summary: string };
+  /** Epoch ms the last holder let go; the switch is restored once the hold-down has passed since. */
+  quietSince?: number;
+}

@@ -11,18 +11,27 @@
  */
 import type { BlockCompletion, BlockRecord } from '../model/types.ts';
 import { retryDelayMs } from './backoff.ts';
+import { clearQuiet, holdDown } from './plan-switch.ts';
 import type { BlockStatus, ReconcilePlan } from './types.ts';
 
 export function isWanted(block: BlockRecord, now: number): boolean {
   return block.holders.length > 0 && block.expiresAt > now;
 }
 
-export function planReconcile(blocks: readonly BlockRecord[], now: number): ReconcilePlan {
+/**
+ * @param holdDownMs a switch integration's quiet period before it is
+ *   restored (see plan-switch.ts); blocklists have none.
+ */
+export function planReconcile(blocks: readonly BlockRecord[], now: number, holdDownMs: (integration: string) => number = () => 0): ReconcilePlan {
   const plan: ReconcilePlan = { add: [], remove: [], settle: [] };
   for (const block of blocks) {
     const wanted = isWanted(block, now);
     if (wanted && block.actual === 'present') {
-      plan.settle.push(settled(block, now, block.expiresAt));
+      const resumed = block.kind === 'switch' ? clearQuiet(block) : undefined;
+      plan.settle.push(resumed === undefined ? settled(block, now, block.expiresAt) : { ...settled(block, now, block.expiresAt), snapshot: resumed });
+    } else if (!wanted && block.kind === 'switch' && block.actual !== 'absent' && holdDown(block, now, holdDownMs(block.integration)).kind === 'hold') {
+      const held = holdDown(block, now, holdDownMs(block.integration));
+      if (held.kind === 'hold') plan.settle.push(held.completion);
     } else if (!wanted && block.actual === 'present' && block.foreign) {
       plan.settle.push(forgotten(block, now));
     } else if (!wanted && block.actual === 'absent') {

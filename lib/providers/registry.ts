@@ -47,7 +47,7 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
     case 'dry-run': {
       const provider =
         integration.options.kind === 'switch'
-          ? new DryRunSwitchProvider({ id: integration.id })
+          ? new DryRunSwitchProvider({ id: integration.id, holdDownMs: integration.holdDown })
           : new DryRunBlocklistProvider({ id: integration.id });
       logger.info('provider ready', { kind: provider.kind, detail: 'dry-run: changes nothing' });
       return provider;

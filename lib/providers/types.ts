@@ -4,9 +4,10 @@
  * - blocklist: add IPs, remove IPs (pfSense alias, RouterOS address-list,
  *   CrowdSec decisions, the outbound webhook, dry-run, ...).
  * - switch: snapshot the original state, activate, and deactivate by
- *   restoring that snapshot (scrubbing, firewall lockdown). The snapshot is
- *   taken and recorded before activation, so a crash mid-activation can
- *   never lose the original state.
+ *   restoring what the relay changed (scrubbing, firewall lockdown). The
+ *   snapshot is taken and recorded before activation, so a crash
+ *   mid-activation can never lose the original state; what the relay set is
+ *   recorded after, so restore can tell a change made by someone else.
  *
  * Providers are called only by the reconciler, one batch at a time per
  * integration, and only with addresses that passed the never-block guard.
@@ -121,16 +122,79 @@ export interface SwitchContext extends ProviderContext {
   incidents: string[];
 }
 
+/**
+ * The resource as a switch provider read it before the relay changed
+ * anything. Stored durably before any change (a crash never loses it), and
+ * the only thing restore works from.
+ */
+export interface SwitchSnapshot<S = unknown> {
+  /** What restore needs, as read (JSON-serialisable; no secrets). */
+  state: S;
+  /**
+   * The resource was already in the target state before the relay came (a
+   * prefix already advertised, a zone already under attack, an OVH
+   * mitigation already on): the relay records it and never turns it off.
+   */
+  alreadyActive: boolean;
+  /** One line for status and logs, e.g. `security_level medium (modified 2026-12-01T10:00:00Z)`. */
+  summary: string;
+}
+
+/** What the relay set, as the provider read it back after activating. */
+export interface SwitchActivation<A = unknown> {
+  /**
+   * The fields the relay set, with whatever the provider returns to tell a
+   * later change apart (modified_on, version, fingerprint, ...), JSON. Restore
+   * compares the resource with this: a difference means someone else changed
+   * it since, and the relay leaves it alone.
+   */
+  applied: A;
+  /** The provider reports the target state as in effect (asynchronous providers: confirmed by polling). */
+  confirmed: boolean;
+  /** ISO time the target state was confirmed. */
+  confirmedAt?: string;
+  /** Not confirmed yet: when to look again (the reconciler calls activate again, which must then only poll). */
+  recheckAfterMs?: number;
+  summary: string;
+}
+
+/** What restore did. */
+export type SwitchRestore =
+  /** The resource is back as the snapshot had it (for what the relay changed). */
+  | { outcome: 'restored'; summary: string }
+  /** Someone else changed what the relay set since it set it: nothing was written; reported loudly. */
+  | { outcome: 'changed-by-others'; summary: string }
+  /** Restore requested, not confirmed yet (asynchronous providers): look again after recheckAfterMs. */
+  | { outcome: 'pending'; recheckAfterMs: number; summary: string };
+
 export interface SwitchProvider {
   readonly kind: 'switch';
   readonly id: string;
   readonly type: string;
-  /** Reads what deactivate will need to restore the original state. Changes nothing. */
-  snapshot(ctx: SwitchContext): Promise<unknown>;
-  /** Turns mitigation on. Idempotent: activating an active target succeeds. */
-  activate(ctx: SwitchContext): Promise<void>;
-  /** Restores the state captured by `snapshot`. Idempotent. */
-  deactivate(snapshot: unknown, ctx: SwitchContext): Promise<void>;
+  /**
+   * Quiet period after the last holder lets go before the relay restores
+   * (anti-flap: a BGP withdrawal takes ~15 min to converge, so an incident
+   * that flaps must not flap the advertisement). A TTL that runs out does
+   * not wait for it.
+   */
+  readonly holdDownMs: number;
+  /** Reads the resource: what restore needs, and whether it is already in the target state. Changes nothing. */
+  snapshot(ctx: SwitchContext): Promise<SwitchSnapshot>;
+  /**
+   * Turns mitigation on. Idempotent: called again (after a crash, or to
+   * re-check an unconfirmed activation) it changes nothing that is already
+   * as it should be and only reports. Never called when the snapshot says
+   * `alreadyActive`.
+   */
+  activate(snapshot: SwitchSnapshot, ctx: SwitchContext): Promise<SwitchActivation>;
+  /**
+   * Restores exactly what the relay changed, and only if nobody changed it
+   * since (`activation.applied` against the resource as read now);
+   * `activation` is undefined when a crash came between the change and its
+   * record: compare with the target state instead. Idempotent. Never called
+   * when the snapshot says `alreadyActive`.
+   */
+  deactivate(snapshot: SwitchSnapshot, activation: SwitchActivation | undefined, ctx: SwitchContext): Promise<SwitchRestore>;
   healthCheck(ctx: ProviderContext): Promise<HealthResult>;
 }
 

@@ -260,7 +260,7 @@ describe('formatStatus', () => {
     // Prepare
     const report: StatusReport = {
       incidents: [incident('inc-bare', { firstSeenAt: T0 })],
-      blocks: [],
+      blocks: [], notices: [],
       queue: { visible: 0, inFlight: 0, dead: 0 },
     };
     // Act
@@ -275,7 +275,7 @@ describe('formatStatus', () => {
     // Prepare
     const report: StatusReport = {
       incidents: [incident('inc-ip', { node: { ip: '198.51.100.20' } })],
-      blocks: [],
+      blocks: [], notices: [],
       queue: { visible: 0, inFlight: 0, dead: 0 },
     };
     // Act

@@ -20,6 +20,8 @@ import { SqliteStateStore } from '../../lib/state/sqlite.ts';
 import { ManualClock } from '../helpers/clock.ts';
 import { createHarness } from '../helpers/engine-harness.ts';
 import { attackEvent, publicIps } from '../helpers/events.ts';
+import { SWITCH_KEY } from '../../lib/model/types.ts';
+import { switchRecord } from '../../lib/planner/plan-switch.ts';
 import { KillSwitch, SimulatedCrash } from '../helpers/kill-switch.ts';
 import { MemoryBlocklist, MemorySwitch } from '../helpers/memory-provider.ts';
 
@@ -188,6 +190,12 @@ async function runSchedule(schedule: Schedule) {
     expect([...fw.device].sort()).toEqual(expected.ips);
     expect(scrub.active).toBe(expected.switchActive);
     if (!expected.switchActive) expect(scrub.state).toEqual({ mode: 'normal', rules: ['allow 443', 'allow 22'] });
+    // Never a lost snapshot: a switch left on still has the original state recorded, taken once, before any change.
+    if (expected.switchActive) {
+      const [held] = await store.getBlocks([{ integration: 'scrub', key: SWITCH_KEY }]);
+      expect(switchRecord(held?.snapshot).snapshot?.state).toEqual({ mode: 'normal', rules: ['allow 443', 'allow 22'] });
+    }
+    expect(scrub.snapshots.every((snapshot) => !snapshot.alreadyActive)).toBe(true);
     // State agrees with the devices: every applied block is on the device, nothing failed, nothing due.
     const blocks = await store.listBlocks();
     expect(blocks.filter((b) => b.kind === 'ip' && b.actual === 'present').map((b) => b.key).sort()).toEqual(expected.ips);

@@ -5,8 +5,11 @@ import type {
   EntryResult,
   HealthResult,
   ProviderContext,
+  SwitchActivation,
   SwitchContext,
   SwitchProvider,
+  SwitchRestore,
+  SwitchSnapshot,
 } from '../../lib/providers/types.ts';
 import { ProviderError } from '../../lib/providers/errors.ts';
 
@@ -107,10 +110,13 @@ export class MemorySwitch implements SwitchProvider {
   readonly kind = 'switch' as const;
   readonly type = 'memory-switch';
   readonly id: string;
+  holdDownMs = 0;
   /** The device's configuration; `lockdown` while activated. */
   state: { mode: string; rules: string[] } = { mode: 'normal', rules: ['allow 443', 'allow 22'] };
   readonly calls: { op: 'activate' | 'deactivate'; incidents: string[] }[] = [];
   down: ProviderError | undefined;
+  /** activate calls that report "not confirmed yet" before the device confirms (an asynchronous provider). */
+  pendingChecks = 0;
 
   constructor(id: string) {
     this.id = id;
@@ -120,27 +126,39 @@ export class MemorySwitch implements SwitchProvider {
     return this.state.mode === 'lockdown';
   }
 
-  readonly snapshots: unknown[] = [];
+  readonly snapshots: SwitchSnapshot[] = [];
 
-  async snapshot(_ctx: SwitchContext): Promise<unknown> {
+  async snapshot(_ctx: SwitchContext): Promise<SwitchSnapshot> {
     if (this.down) throw this.down;
-    const snapshot = structuredClone(this.state);
+    const snapshot = { state: structuredClone(this.state), alreadyActive: this.active, summary: `mode ${this.state.mode}` };
     this.snapshots.push(snapshot);
     return snapshot;
   }
 
-  async activate(ctx: SwitchContext): Promise<void> {
+  async activate(_snapshot: SwitchSnapshot, ctx: SwitchContext): Promise<SwitchActivation> {
     this.calls.push({ op: 'activate', incidents: ctx.incidents });
     if (this.down) throw this.down;
-    this.state = { mode: 'lockdown', rules: ['allow 22'] };
+    if (!this.active) this.state = { mode: 'lockdown', rules: ['allow 22'] };
+    const applied = structuredClone(this.state);
+    if (this.pendingChecks > 0) {
+      this.pendingChecks -= 1;
+      return { applied, confirmed: false, recheckAfterMs: 1_000, summary: 'lockdown requested, not confirmed yet' };
+    }
+    return { applied, confirmed: true, confirmedAt: new Date(0).toISOString(), summary: 'lockdown' };
   }
 
-  async deactivate(snapshot: unknown, ctx: SwitchContext): Promise<void> {
+  async deactivate(snapshot: SwitchSnapshot, activation: SwitchActivation | undefined, ctx: SwitchContext): Promise<SwitchRestore> {
     this.calls.push({ op: 'deactivate', incidents: ctx.incidents });
     if (this.down) throw this.down;
-    const saved = snapshot as { mode?: string; rules?: string[] } | null | undefined;
+    const saved = snapshot.state as { mode?: string; rules?: string[] } | null | undefined;
     if (!saved?.mode || !saved.rules) throw new ProviderError('no snapshot to restore', { retryable: false });
+    if (!this.active) return { outcome: 'restored', summary: 'already as found' };
+    const expected = (activation?.applied as { mode: string; rules: string[] } | undefined) ?? { mode: 'lockdown', rules: ['allow 22'] };
+    if (JSON.stringify(expected) !== JSON.stringify(this.state)) {
+      return { outcome: 'changed-by-others', summary: `rules are ${this.state.rules.join(', ')}, not what the relay set` };
+    }
     this.state = { mode: saved.mode, rules: [...saved.rules] };
+    return { outcome: 'restored', summary: `mode ${saved.mode}` };
   }
 
   async healthCheck(): Promise<HealthResult> {

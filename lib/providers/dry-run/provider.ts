@@ -9,17 +9,20 @@ import type {
   EntryResult,
   HealthResult,
   ProviderContext,
+  SwitchActivation,
   SwitchContext,
   SwitchProvider,
+  SwitchRestore,
+  SwitchSnapshot,
 } from '../types.ts';
 
 const HEALTH: HealthResult = { ok: true, detail: 'dry-run: changes nothing' };
 
-/** What a dry-run switch "restores" on deactivate. */
-export interface DryRunSnapshot {
+/** What a dry-run switch "reads": nothing but when. */
+export interface DryRunState {
   dryRun: true;
-  /** ISO time of the activation. */
-  activatedAt: string;
+  /** ISO time of the snapshot. */
+  takenAt: string;
 }
 
 /** A blocklist target that logs `dry-run add` / `dry-run remove` and changes nothing. */
@@ -57,25 +60,31 @@ export class DryRunSwitchProvider implements SwitchProvider {
   readonly kind = 'switch';
   readonly type = 'dry-run';
   readonly id: string;
+  readonly holdDownMs: number;
   readonly #now: () => number;
 
-  constructor(options: { id: string; now?: () => number }) {
+  constructor(options: { id: string; holdDownMs?: number; now?: () => number }) {
     this.id = options.id;
+    this.holdDownMs = options.holdDownMs ?? 0;
     this.#now = options.now ?? Date.now;
   }
 
   /** Nothing to read on a dry run: the snapshot records when it was taken. */
-  async snapshot(_ctx: SwitchContext): Promise<DryRunSnapshot> {
-    return { dryRun: true, activatedAt: new Date(this.#now()).toISOString() };
+  async snapshot(_ctx: SwitchContext): Promise<SwitchSnapshot<DryRunState>> {
+    const takenAt = new Date(this.#now()).toISOString();
+    return { state: { dryRun: true, takenAt }, alreadyActive: false, summary: `dry run: nothing read (${takenAt})` };
   }
 
-  async activate(ctx: SwitchContext): Promise<void> {
+  async activate(_snapshot: SwitchSnapshot, ctx: SwitchContext): Promise<SwitchActivation> {
     ctx.logger.info('dry-run activate', { integration: this.id, incidents: ctx.incidents });
+    const at = new Date(this.#now()).toISOString();
+    return { applied: null, confirmed: true, confirmedAt: at, summary: 'dry run: nothing changed' };
   }
 
-  async deactivate(snapshot: unknown, ctx: SwitchContext): Promise<void> {
-    const activatedAt = isDryRunSnapshot(snapshot) ? snapshot.activatedAt : undefined;
-    ctx.logger.info('dry-run deactivate', { integration: this.id, incidents: ctx.incidents, activatedAt });
+  async deactivate(snapshot: SwitchSnapshot, _activation: SwitchActivation | undefined, ctx: SwitchContext): Promise<SwitchRestore> {
+    const takenAt = isDryRunState(snapshot.state) ? snapshot.state.takenAt : undefined;
+    ctx.logger.info('dry-run deactivate', { integration: this.id, incidents: ctx.incidents, snapshotTakenAt: takenAt });
+    return { outcome: 'restored', summary: 'dry run: nothing to restore' };
   }
 
   async healthCheck(): Promise<HealthResult> {
@@ -83,11 +92,11 @@ export class DryRunSwitchProvider implements SwitchProvider {
   }
 }
 
-function isDryRunSnapshot(value: unknown): value is DryRunSnapshot {
+function isDryRunState(value: unknown): value is DryRunState {
   return (
     typeof value === 'object' &&
     value !== null &&
     (value as { dryRun?: unknown }).dryRun === true &&
-    typeof (value as { activatedAt?: unknown }).activatedAt === 'string'
+    typeof (value as { takenAt?: unknown }).takenAt === 'string'
   );
 }

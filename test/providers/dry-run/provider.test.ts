@@ -64,35 +64,37 @@ describe('DryRunBlocklistProvider', () => {
 });
 
 describe('DryRunSwitchProvider', () => {
-  it('logs "dry-run activate" and returns a snapshot marking the activation time', async () => {
+  it('logs "dry-run activate", reads nothing (a snapshot marking when it was taken) and reports the activation confirmed', async () => {
     // Prepare
     const logger = new RecordingLogger();
     const provider = new DryRunSwitchProvider({ id: 'scrub', now: () => Date.parse('2030-01-02T03:04:05Z') });
 
     // Act
     const snapshot = await provider.snapshot({ ...context(logger), incidents: ['inc-1'] });
-    await provider.activate({ ...context(logger), incidents: ['inc-1'] });
+    const activation = await provider.activate(snapshot, { ...context(logger), incidents: ['inc-1'] });
 
     // Assess
-    expect(snapshot).toEqual({ dryRun: true, activatedAt: '2030-01-02T03:04:05.000Z' });
+    expect(snapshot).toEqual({ state: { dryRun: true, takenAt: '2030-01-02T03:04:05.000Z' }, alreadyActive: false, summary: 'dry run: nothing read (2030-01-02T03:04:05.000Z)' });
+    expect(activation).toMatchObject({ confirmed: true, confirmedAt: '2030-01-02T03:04:05.000Z' });
     expect(logger.lines).toEqual([
       { level: 'info', message: 'dry-run activate', attributes: { integration: 'scrub', incidents: ['inc-1'] } },
     ]);
   });
 
-  it('logs "dry-run deactivate" with the activation time from the snapshot', async () => {
+  it('logs "dry-run deactivate" with the time of the snapshot, and reports it restored', async () => {
     // Prepare
     const logger = new RecordingLogger();
     const provider = new DryRunSwitchProvider({ id: 'scrub' });
     const snapshot = await provider.snapshot({ ...context(new RecordingLogger()), incidents: ['inc-1'] });
-    await provider.activate({ ...context(new RecordingLogger()), incidents: ['inc-1'] });
+    const activation = await provider.activate(snapshot, { ...context(new RecordingLogger()), incidents: ['inc-1'] });
 
     // Act
-    await provider.deactivate(snapshot, { ...context(logger), incidents: ['inc-1'] });
+    const restore = await provider.deactivate(snapshot, activation, { ...context(logger), incidents: ['inc-1'] });
 
     // Assess
+    expect(restore.outcome).toBe('restored');
     expect(logger.messages()).toEqual(['dry-run deactivate']);
-    expect(logger.lines[0]?.attributes).toMatchObject({ integration: 'scrub', activatedAt: snapshot.activatedAt });
+    expect(logger.lines[0]?.attributes).toMatchObject({ integration: 'scrub', snapshotTakenAt: (snapshot.state as { takenAt: string }).takenAt });
   });
 
   it('deactivates without complaint given a snapshot it did not make', async () => {
@@ -101,21 +103,23 @@ describe('DryRunSwitchProvider', () => {
     const provider = new DryRunSwitchProvider({ id: 'scrub' });
 
     // Act
-    await provider.deactivate({ something: 'else' }, { ...context(logger), incidents: [] });
+    const restore = await provider.deactivate({ state: { something: 'else' }, alreadyActive: false, summary: '' }, undefined, { ...context(logger), incidents: [] });
 
     // Assess
+    expect(restore.outcome).toBe('restored');
     expect(logger.messages()).toEqual(['dry-run deactivate']);
   });
 
-  it('is a healthy switch', async () => {
+  it('is a healthy switch with the hold-down it was given', async () => {
     // Prepare
-    const provider = new DryRunSwitchProvider({ id: 'scrub' });
+    const provider = new DryRunSwitchProvider({ id: 'scrub', holdDownMs: 900_000 });
 
     // Act
     const health = await provider.healthCheck();
 
     // Assess
     expect(provider.kind).toBe('switch');
+    expect(provider.holdDownMs).toBe(900_000);
     expect(health).toEqual({ ok: true, detail: 'dry-run: changes nothing' });
   });
 });
