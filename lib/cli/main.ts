@@ -1,5 +1,6 @@
 /**
- * The `relay` command: start | send-test | status | sweep | check-config.
+ * The `relay` command: start | send-test | status | sweep | drain | test |
+ * activate | withdraw | check-config.
  * Human-readable output goes to stderr/stdout; the running relay logs JSON
  * lines to stdout.
  */
@@ -20,6 +21,7 @@ import { SqliteStateStore } from '../state/sqlite.ts';
 import { createDirectTransport } from '../transport/node-http.ts';
 import { sampleEvents } from './sample-event.ts';
 import { collectStatus, formatStatus } from './status.ts';
+import { activateSwitch, testIntegration, withdrawSwitch } from './switch-controls.ts';
 
 const USAGE = `Usage: relay <command> [options]
 
@@ -29,6 +31,9 @@ Commands:
   status         active incidents, blocks per integration with expiry, failures
   sweep          run the TTL/retry sweeper once
   drain          end every active incident now and withdraw all blocks (before removing a deployment)
+  test <id>      run one integration's health check (a switch also shows what it would save); changes nothing
+  activate <id>  switch integrations: turn it on now, as a manual hold of its own (until withdraw or its TTL)
+  withdraw <id>  switch integrations: restore it now; refused while an incident holds it, unless --force
   check-config   validate the configuration file and print what it configures
 
 Options:
@@ -41,6 +46,7 @@ Options:
   --yes             send-test: confirm pushing sample IPs to real (non-dry-run) integrations
   --keep            send-test: send only the attack_start (try relay drain, or watch the TTL)
   --json            status: machine-readable output
+  --force           withdraw: restore even though incidents still hold the switch
   --aws             status, drain: a deployed stage instead of the local files; needs --region, --table,
                     --queue-url, --dlq-url (the stage's outputs; or AWS_REGION, RELAY_STATE_TABLE,
                     RELAY_QUEUE_URL, RELAY_DLQ_URL) and AWS credentials
@@ -207,6 +213,32 @@ async function drain(values: Record<string, unknown>) {
   }
 }
 
+async function switchControl(command: 'test' | 'activate' | 'withdraw', integration: string | undefined, values: Record<string, unknown>) {
+  if (!integration) throw new RelayError('usage', `relay ${command} needs the integration's id, e.g. relay ${command} edge-scrub`);
+  if (values.aws === true) {
+    throw new RelayError('usage', `relay ${command} --aws is not available yet; run it where the relay's configuration and state are (one-box)`);
+  }
+  const loaded = load(values.config as string | undefined);
+  const { store, queue } = await openStores(values, loaded);
+  try {
+    // The answer is the command's output; only warnings and errors are logged unless RELAY_LOG_LEVEL says otherwise.
+    const logger = createLogger(process.env.RELAY_LOG_LEVEL ? {} : { level: 'WARN' });
+    const engine = buildEngine({ config: loaded.config, store, transport: createDirectTransport(), logger });
+    const now = Date.now();
+    const result =
+      command === 'test'
+        ? await testIntegration(engine, integration)
+        : command === 'activate'
+          ? await activateSwitch(engine, integration, now)
+          : await withdrawSwitch(engine, integration, now, { force: values.force === true });
+    for (const line of result.lines) out(line);
+    if (!result.ok) process.exitCode = 1;
+  } finally {
+    await queue.close();
+    await store.close();
+  }
+}
+
 async function sweepOnce(values: Record<string, unknown>) {
   const loaded = load(values.config as string | undefined);
   const dir = resolve(loaded.config.storage.dir);
@@ -249,6 +281,7 @@ export async function main(argv: string[]): Promise<void> {
       table: { type: 'string' },
       'queue-url': { type: 'string' },
       'dlq-url': { type: 'string' },
+      force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -268,6 +301,10 @@ export async function main(argv: string[]): Promise<void> {
       return sweepOnce(values);
     case 'drain':
       return drain(values);
+    case 'test':
+    case 'activate':
+    case 'withdraw':
+      return switchControl(command, positionals[1], values);
     case 'check-config':
       return checkConfig(values);
     default:

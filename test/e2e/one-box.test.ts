@@ -180,4 +180,34 @@ describe('one-box relay (npm start)', () => {
     expect(result.stderr).toContain('integrations[0].options.url');
     expect(result.stderr).toMatch(/https/);
   }, 30_000);
+
+  it('turns a switch on and off by hand (relay activate / withdraw), and explains a wrong id without a stack', async () => {
+    // Prepare
+    const cwd = mkdtempSync(join(tmpdir(), 'relay-e2e-'));
+    dirs.push(cwd);
+    (await import('node:fs')).writeFileSync(
+      join(cwd, 'relay.config.yaml'),
+      'webhook:\n  secrets: [{ env: HOOK_SECRET }]\nintegrations:\n  - id: scrub\n    type: dry-run\n    options: { kind: switch }\n',
+    );
+    const env = { ...cleanEnv(), HOOK_SECRET: 'x'.repeat(32) };
+    delete env.RELAY_LOG_LEVEL;
+    const run = (...args: string[]) => spawnSync(process.execPath, [RELAY, ...args], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+    // Act
+    const test = run('test', 'scrub');
+    const on = run('activate', 'scrub');
+    const status = run('status');
+    const off = run('withdraw', 'scrub');
+    const wrong = run('activate', 'edge');
+    // Assess
+    expect(test.status).toBe(0);
+    expect(test.stdout).toContain('scrub (dry-run): healthy');
+    expect(on.status).toBe(0);
+    expect(on.stdout).toMatch(/^scrub: on \(manual hold until /);
+    expect(status.stdout).toMatch(/scrub: 1 applied/);
+    expect(off.status).toBe(0);
+    expect(off.stdout).toContain('scrub: restored');
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('no enabled integration "edge" in the configuration; switch integrations: scrub');
+    expect(wrong.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
 });
