@@ -189,7 +189,7 @@ describe('one-box relay (npm start)', () => {
       join(cwd, 'relay.config.yaml'),
       'webhook:\n  secrets: [{ env: HOOK_SECRET }]\nintegrations:\n  - id: scrub\n    type: dry-run\n    options: { kind: switch }\n',
     );
-    const env = { ...cleanEnv(), HOOK_SECRET: 'x'.repeat(32) };
+    const env: NodeJS.ProcessEnv = { ...cleanEnv(), HOOK_SECRET: 'x'.repeat(32) };
     delete env.RELAY_LOG_LEVEL;
     const run = (...args: string[]) => spawnSync(process.execPath, [RELAY, ...args], { cwd, env, encoding: 'utf8', timeout: 30_000 });
     // Act
