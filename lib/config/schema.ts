@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../event/types.ts';
 import { duration, formatDuration } from './duration.ts';
+import { hetznerRobotOptionsSchema, hetznerRobotSecretsSchema } from '../providers/hetzner/config.ts';
 
 export { secretRefSchema, type SecretRef } from './secret-ref.ts';
 import { secretRefSchema } from './secret-ref.ts';
@@ -245,14 +246,25 @@ export const routerosIntegrationSchema = z
   .strict()
   .describe('MikroTik RouterOS v7.1+ REST: an address-list of attacker IPs.');
 
+export const hetznerRobotIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('hetzner-robot'),
+    options: hetznerRobotOptionsSchema,
+    secrets: hetznerRobotSecretsSchema,
+  })
+  .strict()
+  .describe('Hetzner Robot: switch the stateless firewall of dedicated servers on for an attack, and back exactly as it was.');
+
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
 export type RouterOsIntegrationConfig = z.infer<typeof routerosIntegrationSchema>;
 
-export const INTEGRATION_TYPES = ['dry-run', 'webhook', 'pfsense', 'routeros'] as const;
+export const INTEGRATION_TYPES = ['dry-run', 'webhook', 'pfsense', 'routeros', 'hetzner-robot'] as const;
 
 export const integrationSchema = z.discriminatedUnion(
   'type',
-  [dryRunIntegrationSchema, webhookIntegrationSchema, pfsenseIntegrationSchema, routerosIntegrationSchema],
+  [dryRunIntegrationSchema, webhookIntegrationSchema, pfsenseIntegrationSchema, routerosIntegrationSchema, hetznerRobotIntegrationSchema],
   {
     error: (issue) =>
       issue.code === 'invalid_union' ? `unknown integration type; use one of: ${INTEGRATION_TYPES.join(', ')}` : undefined,
@@ -428,7 +440,10 @@ export const configSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['integrations', index, 'via'],
-          message: `is "vpc" but a ${integration.type} integration makes no HTTP requests; use via: direct`,
+          message:
+            integration.type === 'dry-run'
+              ? `is "vpc" but a ${integration.type} integration makes no HTTP requests; use via: direct`
+              : `is "vpc" but a ${integration.type} integration calls a public cloud API, which the device relay does not forward to; use via: direct`,
         });
       }
     });

@@ -15,6 +15,7 @@ import { DryRunBlocklistProvider, DryRunSwitchProvider } from './dry-run/provide
 import type { Provider } from './types.ts';
 import { withAuthCooldown } from './auth-cooldown.ts';
 import { deviceTls } from './device-tls.ts';
+import { createHetznerRobotProvider } from './hetzner/provider.ts';
 import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense/v1/provider.ts';
 import { PfSenseV2Provider } from './pfsense/v2/provider.ts';
 import { RouterOsProvider } from './routeros/provider.ts';
@@ -108,6 +109,22 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
         deviceTls(integration.options.tls, { where: `${path}.options` }),
       );
       return ready(logger, withAuthCooldown(provider), integration.options.url);
+    }
+    case 'hetzner-robot': {
+      const env = deps.env ?? process.env;
+      const provider = createHetznerRobotProvider(
+        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        {
+          transport: deps.transport,
+          secrets: {
+            username: resolveRequiredSecret(integration.secrets.username, `${path}.secrets.username`, env),
+            password: resolveRequiredSecret(integration.secrets.password, `${path}.secrets.password`, env),
+          },
+          logger,
+        },
+      );
+      logger.info('provider ready', { kind: provider.kind, servers: integration.options.servers.length });
+      return provider;
     }
     default:
       return unknownType(integration);

@@ -1,0 +1,162 @@
+/**
+ * Switch integrations through the one-box relay: signed webhooks over HTTP
+ * into the real server, SQLite queue and state, workers, the reconciler and
+ * the sweeper, with each provider talking to its simulator (in process,
+ * through the relay's Transport). The relay's clock is a manual one, so the
+ * hold-down can pass without waiting; the simulators answer at once.
+ *
+ * For each provider: attack_start → on, with the original state stored
+ * first; a second, overlapping incident keeps it on after the first ends;
+ * both ended → restored after the hold-down, the account equal to its state
+ * before the attack field for field; a resource already on before → never
+ * turned off; a change made behind the relay's back → left as it is and
+ * reported in status.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { collectStatus } from '../../lib/cli/status.ts';
+import { parseConfig } from '../../lib/config/load.ts';
+import { silentLogger } from '../../lib/log/logger.ts';
+import { SWITCH_KEY } from '../../lib/model/types.ts';
+import { switchRecord } from '../../lib/planner/plan-switch.ts';
+import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
+import type { Transport } from '../../lib/transport/types.ts';
+import { ManualClock } from '../helpers/clock.ts';
+import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
+import { postSignedEvent } from '../helpers/webhook-client.ts';
+import { DEFAULT_PASSWORD, DEFAULT_USERNAME, HetznerRobotSimulator, rule } from '../simulators/hetzner/robot.ts';
+
+const HOLD_DOWN_MS = 15 * 60_000;
+
+/** A simulated account behind one switch integration. */
+interface SwitchUnderTest {
+  integration: Record<string, unknown>;
+  env: Record<string, string>;
+  transport: Transport;
+  /** The whole account as the provider's API reports it (compared field for field). */
+  account(): unknown;
+  isOn(): boolean;
+  /** The operator turned it on before any attack. */
+  turnOnByHand(): void;
+  /** Someone changes what the relay set, during the attack. */
+  changeBehindTheRelay(): void;
+}
+
+const SWITCHES: Record<string, () => SwitchUnderTest> = {
+  'Hetzner Robot firewall': () => {
+    const sim = new HetznerRobotSimulator({ now: Date.now, applyDelayMs: 0 });
+    sim.addServer(1001, { rules: { input: [rule({ name: 'web', protocol: 'tcp', dst_port: '443', action: 'accept' })], output: [rule({ name: 'Allow all', action: 'accept' })] } });
+    return {
+      integration: {
+        type: 'hetzner-robot',
+        options: { servers: [1001], inputRules: [{ name: 'admin', srcIp: '203.0.113.0/24', protocol: 'tcp', dstPort: '22', action: 'accept' }] },
+        secrets: { username: { env: 'ROBOT_USER' }, password: { env: 'ROBOT_PASSWORD' } },
+      },
+      env: { ROBOT_USER: DEFAULT_USERNAME, ROBOT_PASSWORD: DEFAULT_PASSWORD },
+      transport: sim.transport,
+      account: () => sim.read(1001),
+      isOn: () => sim.read(1001).status === 'active',
+      turnOnByHand: () => sim.changeBehindRelay(1001, (firewall) => void (firewall.status = 'active')),
+      changeBehindTheRelay: () => sim.changeBehindRelay(1001, (firewall) => void firewall.rules.input.push(rule({ name: 'game', protocol: 'udp', dst_port: '27015', action: 'accept' }))),
+    };
+  },
+};
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(make: () => SwitchUnderTest) {
+  const device = make();
+  const clock = new ManualClock(Date.now());
+  const dir = mkdtempSync(join(tmpdir(), 'relay-switch-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const config = parseConfig({
+    storage: { dir },
+    webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
+    sweeper: { interval: '1h', driftCheck: '1h' },
+    integrations: [{ id: 'scrub', ttl: '1d', holdDown: '15m', ...device.integration }],
+  });
+  const relay: OneBox = await startOneBox({
+    loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
+    logger: silentLogger,
+    env: { ...device.env, HOOK_SECRET: TEST_SECRET },
+    port: 0,
+    sweeper: false,
+    transport: device.transport,
+    now: clock.now,
+  });
+  cleanups.push(() => relay.stop());
+  const send = async (type: 'attack_start' | 'attack_end', uuid: string) => {
+    const event = type === 'attack_start' ? attackEvent({ type, uuid, at: Date.now(), ips: publicIps(1) }) : attackEvent({ type, uuid, at: Date.now() + 1 });
+    expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
+    await relay.idle();
+  };
+  const record = async () => switchRecord((await relay.store.getBlocks([{ integration: 'scrub', key: SWITCH_KEY }]))[0]?.snapshot);
+  return { device, relay, clock, send, record };
+}
+
+describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, make) => {
+  it('switches on for an attack, stays on while another incident holds it, and restores the account exactly after the hold-down', async () => {
+    // Prepare
+    const { device, relay, clock, send, record } = await setup(make);
+    const before = structuredClone(device.account());
+
+    // Act
+    await send('attack_start', 'inc-a');
+    const onAfterStart = device.isOn();
+    const stored = await record();
+    await send('attack_start', 'inc-b');
+    await send('attack_end', 'inc-a');
+    const onAfterFirstEnd = device.isOn();
+    await send('attack_end', 'inc-b');
+    const onDuringHoldDown = device.isOn();
+    clock.advance(HOLD_DOWN_MS);
+    await relay.sweepNow();
+
+    // Assess
+    expect([onAfterStart, onAfterFirstEnd, onDuringHoldDown]).toEqual([true, true, true]);
+    expect(stored.snapshot).toMatchObject({ alreadyActive: false });
+    expect(stored.activation).toMatchObject({ confirmed: true });
+    expect(device.isOn()).toBe(false);
+    expect(device.account()).toEqual(before);
+  }, 30_000);
+
+  it('never turns off what was already on before the relay came', async () => {
+    // Prepare
+    const { device, relay, clock, send } = await setup(make);
+    device.turnOnByHand();
+    const before = structuredClone(device.account());
+
+    // Act
+    await send('attack_start', 'inc-1');
+    await send('attack_end', 'inc-1');
+    clock.advance(HOLD_DOWN_MS);
+    await relay.sweepNow();
+
+    // Assess
+    expect(device.isOn()).toBe(true);
+    expect(device.account()).toEqual(before);
+  }, 30_000);
+
+  it('leaves alone a change made behind its back during the attack, and reports it in status', async () => {
+    // Prepare
+    const { device, relay, clock, send } = await setup(make);
+    await send('attack_start', 'inc-1');
+    device.changeBehindTheRelay();
+    const changed = structuredClone(device.account());
+
+    // Act
+    await send('attack_end', 'inc-1');
+    clock.advance(HOLD_DOWN_MS);
+    await relay.sweepNow();
+    const report = await collectStatus(relay.store, relay.queue, clock.now());
+
+    // Assess
+    expect(device.account()).toEqual(changed);
+    expect(report.notices).toEqual([expect.objectContaining({ integration: 'scrub', message: expect.stringContaining('changed by someone else') })]);
+  }, 30_000);
+});
