@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../event/types.ts';
 import { duration, formatDuration } from './duration.ts';
+import { awsSecretsSchema, awsShieldOptionsSchema, awsWafIpSetOptionsSchema } from '../providers/aws/config.ts';
 import { hetznerRobotOptionsSchema, hetznerRobotSecretsSchema } from '../providers/hetzner/config.ts';
 
 export { secretRefSchema, type SecretRef } from './secret-ref.ts';
@@ -257,14 +258,43 @@ export const hetznerRobotIntegrationSchema = z
   .strict()
   .describe('Hetzner Robot: switch the stateless firewall of dedicated servers on for an attack, and back exactly as it was.');
 
+export const awsShieldIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('aws-shield'),
+    options: awsShieldOptionsSchema,
+    secrets: awsSecretsSchema,
+  })
+  .strict()
+  .describe('AWS Shield Advanced: switch the layer-7 automatic mitigation of protected resources to Block for an attack, and back.');
+
+export const awsWafIpSetIntegrationSchema = z
+  .object({
+    ...common,
+    type: z.literal('aws-waf-ipset'),
+    options: awsWafIpSetOptionsSchema,
+    secrets: awsSecretsSchema,
+  })
+  .strict()
+  .describe('AWS WAFv2: attacker addresses in an IP set your web ACL blocks.');
+
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
 export type RouterOsIntegrationConfig = z.infer<typeof routerosIntegrationSchema>;
 
-export const INTEGRATION_TYPES = ['dry-run', 'webhook', 'pfsense', 'routeros', 'hetzner-robot'] as const;
+export const INTEGRATION_TYPES = ['dry-run', 'webhook', 'pfsense', 'routeros', 'hetzner-robot', 'aws-shield', 'aws-waf-ipset'] as const;
 
 export const integrationSchema = z.discriminatedUnion(
   'type',
-  [dryRunIntegrationSchema, webhookIntegrationSchema, pfsenseIntegrationSchema, routerosIntegrationSchema, hetznerRobotIntegrationSchema],
+  [
+    dryRunIntegrationSchema,
+    webhookIntegrationSchema,
+    pfsenseIntegrationSchema,
+    routerosIntegrationSchema,
+    hetznerRobotIntegrationSchema,
+    awsShieldIntegrationSchema,
+    awsWafIpSetIntegrationSchema,
+  ],
   {
     error: (issue) =>
       issue.code === 'invalid_union' ? `unknown integration type; use one of: ${INTEGRATION_TYPES.join(', ')}` : undefined,

@@ -15,6 +15,8 @@ import { DryRunBlocklistProvider, DryRunSwitchProvider } from './dry-run/provide
 import type { Provider } from './types.ts';
 import { withAuthCooldown } from './auth-cooldown.ts';
 import { deviceTls } from './device-tls.ts';
+import { resolveAwsCredentials } from './aws/config.ts';
+import { createAwsShieldProvider, createAwsWafIpSetProvider } from './aws/provider.ts';
 import { createHetznerRobotProvider } from './hetzner/provider.ts';
 import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense/v1/provider.ts';
 import { PfSenseV2Provider } from './pfsense/v2/provider.ts';
@@ -124,6 +126,18 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
         },
       );
       logger.info('provider ready', { kind: provider.kind, servers: integration.options.servers.length });
+      return provider;
+    }
+    case 'aws-shield':
+    case 'aws-waf-ipset': {
+      // No auth cooldown: AWS does not lock out a caller after failed signatures.
+      const env = deps.env ?? process.env;
+      const awsDeps = { transport: deps.transport, secrets: resolveAwsCredentials(integration.secrets, `${path}.secrets`, env), logger };
+      const provider =
+        integration.type === 'aws-shield'
+          ? createAwsShieldProvider({ id: integration.id, options: integration.options, holdDownMs: integration.holdDown }, awsDeps)
+          : createAwsWafIpSetProvider({ id: integration.id, options: integration.options }, awsDeps);
+      logger.info('provider ready', { kind: provider.kind });
       return provider;
     }
     default:

@@ -118,6 +118,14 @@ export const SCENARIOS = {
       text: 'webhook:\n  secrets: [{ env: FLOWTRIQ_WEBHOOK_SECRET }]\nintegrations:\n  - id: siem\n    type: webhook\n    options: { url: "https://hooks.example.com/relay" }\n    secrets: { signingSecret: { env: RELAY_WEBHOOK_SIGNING_SECRET } }\n',
     },
   },
+  /** An integration type the stacks cannot grant permissions for yet. */
+  oneBoxOnly: {
+    id: 'one-box-only',
+    config: {
+      name: 'relay.config.yaml',
+      text: 'webhook:\n  secrets: [{ sst: FlowtriqWebhookSecret }]\nintegrations:\n  - id: shield\n    type: aws-shield\n    options: { protections: ["arn:aws:cloudfront::111122223333:distribution/E1A2B3C4D5E6F7"] }\n',
+    },
+  },
   /** RELAY_CONFIG names a file that does not exist. */
   missingFile: {
     id: 'missing-file',

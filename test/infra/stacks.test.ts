@@ -377,6 +377,10 @@ describe('configs that must not deploy', () => {
     refused(SCENARIOS.envSecrets.id, 'integrations[0].secrets.signingSecret: { env: RELAY_WEBHOOK_SIGNING_SECRET } has no source in AWS; write { sst: RelayWebhookSigningSecret }');
   });
 
+  it('an integration type whose IAM actions the stacks do not grant yet is refused, naming it and the way out', () => {
+    refused(SCENARIOS.oneBoxOnly.id, 'integrations[0] (shield): type aws-shield runs in one-box mode only for now');
+  });
+
   it('a RELAY_CONFIG that names no file fails', () => {
     refused(SCENARIOS.missingFile.id, '/nonexistent/relay.config.yaml is invalid:\n  - (file): does not exist');
   });
