@@ -8,6 +8,7 @@ import { SEVERITIES } from '../event/types.ts';
 import { duration, formatDuration } from './duration.ts';
 import { awsSecretsSchema, awsShieldOptionsSchema, awsWafIpSetOptionsSchema } from '../providers/aws/config.ts';
 import { hetznerRobotOptionsSchema, hetznerRobotSecretsSchema } from '../providers/hetzner/config.ts';
+import { ovhOptionsSchema, ovhSecretsSchema } from '../providers/ovh/config.ts';
 
 export { secretRefSchema, type SecretRef } from './secret-ref.ts';
 import { secretRefSchema } from './secret-ref.ts';
@@ -258,6 +259,17 @@ export const hetznerRobotIntegrationSchema = z
   .strict()
   .describe('Hetzner Robot: switch the stateless firewall of dedicated servers on for an attack, and back exactly as it was.');
 
+export const ovhIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('ovh'),
+    options: ovhOptionsSchema,
+    secrets: ovhSecretsSchema,
+  })
+  .strict()
+  .describe('OVHcloud: permanent DDoS mitigation of your IPs for an attack, removed afterwards if the relay created it.');
+
 export const awsShieldIntegrationSchema = z
   .object({
     ...common,
@@ -282,7 +294,7 @@ export const awsWafIpSetIntegrationSchema = z
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
 export type RouterOsIntegrationConfig = z.infer<typeof routerosIntegrationSchema>;
 
-export const INTEGRATION_TYPES = ['dry-run', 'webhook', 'pfsense', 'routeros', 'hetzner-robot', 'aws-shield', 'aws-waf-ipset'] as const;
+export const INTEGRATION_TYPES = ['dry-run', 'webhook', 'pfsense', 'routeros', 'hetzner-robot', 'ovh', 'aws-shield', 'aws-waf-ipset'] as const;
 
 export const integrationSchema = z.discriminatedUnion(
   'type',
@@ -292,6 +304,7 @@ export const integrationSchema = z.discriminatedUnion(
     pfsenseIntegrationSchema,
     routerosIntegrationSchema,
     hetznerRobotIntegrationSchema,
+    ovhIntegrationSchema,
     awsShieldIntegrationSchema,
     awsWafIpSetIntegrationSchema,
   ],

@@ -18,6 +18,7 @@ import { deviceTls } from './device-tls.ts';
 import { resolveAwsCredentials } from './aws/config.ts';
 import { createAwsShieldProvider, createAwsWafIpSetProvider } from './aws/provider.ts';
 import { createHetznerRobotProvider } from './hetzner/provider.ts';
+import { createOvhProvider } from './ovh/provider.ts';
 import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense/v1/provider.ts';
 import { PfSenseV2Provider } from './pfsense/v2/provider.ts';
 import { RouterOsProvider } from './routeros/provider.ts';
@@ -126,6 +127,21 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
         },
       );
       logger.info('provider ready', { kind: provider.kind, servers: integration.options.servers.length });
+      return provider;
+    }
+    case 'ovh': {
+      const env = deps.env ?? process.env;
+      const secret = (name: 'applicationKey' | 'applicationSecret' | 'consumerKey') =>
+        resolveRequiredSecret(integration.secrets[name], `${path}.secrets.${name}`, env);
+      const provider = createOvhProvider(
+        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        {
+          transport: deps.transport,
+          secrets: { applicationKey: secret('applicationKey'), applicationSecret: secret('applicationSecret'), consumerKey: secret('consumerKey') },
+          logger,
+        },
+      );
+      logger.info('provider ready', { kind: provider.kind, endpoint: integration.options.endpoint, ips: integration.options.ips.length });
       return provider;
     }
     case 'aws-shield':

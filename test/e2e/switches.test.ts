@@ -27,6 +27,7 @@ import { ManualClock } from '../helpers/clock.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
 import { postSignedEvent } from '../helpers/webhook-client.ts';
 import { DEFAULT_PASSWORD, DEFAULT_USERNAME, HetznerRobotSimulator, rule } from '../simulators/hetzner/robot.ts';
+import { DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_CONSUMER_KEY, OvhApiSimulator } from '../simulators/ovh/api.ts';
 
 const HOLD_DOWN_MS = 15 * 60_000;
 
@@ -60,6 +61,24 @@ const SWITCHES: Record<string, () => SwitchUnderTest> = {
       isOn: () => sim.read(1001).status === 'active',
       turnOnByHand: () => sim.changeBehindRelay(1001, (firewall) => void (firewall.status = 'active')),
       changeBehindTheRelay: () => sim.changeBehindRelay(1001, (firewall) => void firewall.rules.input.push(rule({ name: 'game', protocol: 'udp', dst_port: '27015', action: 'accept' }))),
+    };
+  },
+  'OVHcloud permanent mitigation': () => {
+    const block = '203.0.113.0/24';
+    const ip = '203.0.113.10';
+    const sim = new OvhApiSimulator({ now: Date.now, blocks: [block], createDelayMs: 0, removeDelayMs: 0 });
+    return {
+      integration: {
+        type: 'ovh',
+        options: { endpoint: 'ovh-eu', ips: [{ ip, ipBlock: block }], pollInterval: '2s' },
+        secrets: { applicationKey: { env: 'OVH_AK' }, applicationSecret: { env: 'OVH_AS' }, consumerKey: { env: 'OVH_CK' } },
+      },
+      env: { OVH_AK: DEFAULT_APP_KEY, OVH_AS: DEFAULT_APP_SECRET, OVH_CK: DEFAULT_CONSUMER_KEY },
+      transport: sim.transport,
+      account: () => sim.accountState(),
+      isOn: () => sim.entry(block, ip)?.permanent === true,
+      turnOnByHand: () => sim.operatorEnable(block, ip),
+      changeBehindTheRelay: () => sim.setPermanent(block, ip, false),
     };
   },
 };
