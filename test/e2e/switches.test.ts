@@ -27,6 +27,7 @@ import { ManualClock } from '../helpers/clock.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
 import { postSignedEvent } from '../helpers/webhook-client.ts';
 import { DEFAULT_PASSWORD, DEFAULT_USERNAME, HetznerRobotSimulator, rule } from '../simulators/hetzner/robot.ts';
+import { AwsSimulator, SIM_ACCOUNT, SIM_CREDENTIALS } from '../simulators/aws/aws.ts';
 import { DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_CONSUMER_KEY, OvhApiSimulator } from '../simulators/ovh/api.ts';
 
 const HOLD_DOWN_MS = 15 * 60_000;
@@ -79,6 +80,21 @@ const SWITCHES: Record<string, () => SwitchUnderTest> = {
       isOn: () => sim.entry(block, ip)?.permanent === true,
       turnOnByHand: () => sim.operatorEnable(block, ip),
       changeBehindTheRelay: () => sim.setPermanent(block, ip, false),
+    };
+  },
+  'AWS Shield Advanced (L7 automatic response)': () => {
+    const alb = `arn:aws:elasticloadbalancing:us-east-1:${SIM_ACCOUNT}:loadbalancer/app/web/0123456789abcdef`;
+    const sim = new AwsSimulator({ now: Date.now });
+    sim.addProtection({ id: 'p-web', name: 'web', resourceArn: alb, l7: { status: 'ENABLED', action: 'Count' } });
+    const l7 = () => sim.shieldState().protections[0]?.ApplicationLayerAutomaticResponseConfiguration;
+    return {
+      integration: { type: 'aws-shield', options: { protections: [alb] } },
+      env: { AWS_ACCESS_KEY_ID: SIM_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: SIM_CREDENTIALS.secretAccessKey },
+      transport: sim.transport,
+      account: () => sim.shieldState(),
+      isOn: () => l7()?.Status === 'ENABLED' && 'Block' in (l7()?.Action ?? {}),
+      turnOnByHand: () => sim.setL7(alb, { status: 'ENABLED', action: 'Block' }),
+      changeBehindTheRelay: () => sim.setL7(alb, { status: 'DISABLED', action: 'Block' }),
     };
   },
 };
