@@ -118,6 +118,7 @@ async function runSchedule(schedule: Schedule) {
   const queue = SqliteJobQueue.open(':memory:', { now: clock.now, maxReceives: 10_000 });
   const fw = new MemoryBlocklist('fw', { maxBatch: 3 });
   const scrub = new MemorySwitch('scrub');
+  scrub.holdDownMs = 60_000; // restores wait a quiet minute: crashes land inside the hold-down too
   const random = mulberry32(schedule.seed);
   const deliveries = buildDeliveries(schedule);
   try {
@@ -182,7 +183,8 @@ async function runSchedule(schedule: Schedule) {
     for (let sweepRound = 0; sweepRound < 20; sweepRound += 1) {
       const { harness } = newProcess(false);
       await harness.sweep();
-      if ((await store.dueIntegrations(clock.now())).length === 0) break;
+      // Done when nothing falls due within the hour (a hold-down ends within it).
+      if ((await store.dueIntegrations(clock.now() + 3_600_000)).length === 0) break;
       clock.advance(300_000);
     }
 
