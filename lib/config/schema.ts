@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { SEVERITIES } from '../event/types.ts';
 import { duration, formatDuration } from './duration.ts';
 import { awsSecretsSchema, awsShieldOptionsSchema, awsWafIpSetOptionsSchema } from '../providers/aws/config.ts';
+import { cloudflareMagicTransitOptionsSchema, cloudflareSecretsSchema, cloudflareUnderAttackOptionsSchema } from '../providers/cloudflare/config.ts';
 import { hetznerRobotOptionsSchema, hetznerRobotSecretsSchema } from '../providers/hetzner/config.ts';
 import { ovhOptionsSchema, ovhSecretsSchema } from '../providers/ovh/config.ts';
 
@@ -259,6 +260,28 @@ export const hetznerRobotIntegrationSchema = z
   .strict()
   .describe('Hetzner Robot: switch the stateless firewall of dedicated servers on for an attack, and back exactly as it was.');
 
+export const cloudflareMagicTransitIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('cloudflare-magic-transit'),
+    options: cloudflareMagicTransitOptionsSchema,
+    secrets: cloudflareSecretsSchema,
+  })
+  .strict()
+  .describe('Cloudflare Magic Transit on demand: advertise your BYOIP prefixes for an attack, withdraw those the relay advertised afterwards.');
+
+export const cloudflareUnderAttackIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('cloudflare-under-attack'),
+    options: cloudflareUnderAttackOptionsSchema,
+    secrets: cloudflareSecretsSchema,
+  })
+  .strict()
+  .describe('Cloudflare "I\'m Under Attack": the zone\'s security level for an attack, restored afterwards if nobody changed it.');
+
 export const ovhIntegrationSchema = z
   .object({
     ...common,
@@ -294,7 +317,18 @@ export const awsWafIpSetIntegrationSchema = z
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
 export type RouterOsIntegrationConfig = z.infer<typeof routerosIntegrationSchema>;
 
-export const INTEGRATION_TYPES = ['dry-run', 'webhook', 'pfsense', 'routeros', 'hetzner-robot', 'ovh', 'aws-shield', 'aws-waf-ipset'] as const;
+export const INTEGRATION_TYPES = [
+  'dry-run',
+  'webhook',
+  'pfsense',
+  'routeros',
+  'cloudflare-magic-transit',
+  'cloudflare-under-attack',
+  'hetzner-robot',
+  'ovh',
+  'aws-shield',
+  'aws-waf-ipset',
+] as const;
 
 export const integrationSchema = z.discriminatedUnion(
   'type',
@@ -303,6 +337,8 @@ export const integrationSchema = z.discriminatedUnion(
     webhookIntegrationSchema,
     pfsenseIntegrationSchema,
     routerosIntegrationSchema,
+    cloudflareMagicTransitIntegrationSchema,
+    cloudflareUnderAttackIntegrationSchema,
     hetznerRobotIntegrationSchema,
     ovhIntegrationSchema,
     awsShieldIntegrationSchema,

@@ -17,6 +17,7 @@ import { withAuthCooldown } from './auth-cooldown.ts';
 import { deviceTls } from './device-tls.ts';
 import { resolveAwsCredentials } from './aws/config.ts';
 import { createAwsShieldProvider, createAwsWafIpSetProvider } from './aws/provider.ts';
+import { createCloudflareMagicTransitProvider, createCloudflareUnderAttackProvider } from './cloudflare/provider.ts';
 import { createHetznerRobotProvider } from './hetzner/provider.ts';
 import { createOvhProvider } from './ovh/provider.ts';
 import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense/v1/provider.ts';
@@ -127,6 +128,22 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
         },
       );
       logger.info('provider ready', { kind: provider.kind, servers: integration.options.servers.length });
+      return provider;
+    }
+    case 'cloudflare-magic-transit':
+    case 'cloudflare-under-attack': {
+      // No auth cooldown: Cloudflare does not lock a token out after refusals.
+      const env = deps.env ?? process.env;
+      const cloudflareDeps = {
+        transport: deps.transport,
+        secrets: { apiToken: resolveRequiredSecret(integration.secrets.apiToken, `${path}.secrets.apiToken`, env) },
+        logger,
+      };
+      const provider =
+        integration.type === 'cloudflare-magic-transit'
+          ? createCloudflareMagicTransitProvider({ id: integration.id, options: integration.options, holdDownMs: integration.holdDown }, cloudflareDeps)
+          : createCloudflareUnderAttackProvider({ id: integration.id, options: integration.options, holdDownMs: integration.holdDown }, cloudflareDeps);
+      logger.info('provider ready', { kind: provider.kind });
       return provider;
     }
     case 'ovh': {

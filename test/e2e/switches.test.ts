@@ -28,6 +28,7 @@ import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
 import { postSignedEvent } from '../helpers/webhook-client.ts';
 import { DEFAULT_PASSWORD, DEFAULT_USERNAME, HetznerRobotSimulator, rule } from '../simulators/hetzner/robot.ts';
 import { AwsSimulator, SIM_ACCOUNT, SIM_CREDENTIALS } from '../simulators/aws/aws.ts';
+import { ACCOUNT, CloudflareApiSimulator, DEFAULT_TOKEN, ZONE } from '../simulators/cloudflare/api.ts';
 import { DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_CONSUMER_KEY, OvhApiSimulator } from '../simulators/ovh/api.ts';
 
 const HOLD_DOWN_MS = 15 * 60_000;
@@ -46,7 +47,42 @@ interface SwitchUnderTest {
   changeBehindTheRelay(): void;
 }
 
+/** The account without the times the provider stamps on every change (they differ after any round trip). */
+function withoutStamps(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value), (key, inner: unknown) => (key === 'modified_on' || key === 'advertised_modified_at' || key === 'modified_at' ? undefined : inner));
+}
+
 const SWITCHES: Record<string, () => SwitchUnderTest> = {
+  'Cloudflare Magic Transit on demand': () => {
+    const sim = new CloudflareApiSimulator({ now: Date.now, advertiseDelayMs: 0, withdrawDelayMs: 0 });
+    const prefix = sim.addPrefix('203.0.113.0/24');
+    return {
+      integration: {
+        type: 'cloudflare-magic-transit',
+        options: { accountId: ACCOUNT, prefixes: [prefix] },
+        secrets: { apiToken: { env: 'CF_TOKEN' } },
+      },
+      env: { CF_TOKEN: DEFAULT_TOKEN },
+      transport: sim.transport,
+      account: () => withoutStamps(sim.accountState()),
+      isOn: () => sim.onDemand(prefix.prefixId, prefix.bgpPrefixId).advertised === true,
+      turnOnByHand: () => sim.setAdvertised(prefix.prefixId, prefix.bgpPrefixId, true),
+      changeBehindTheRelay: () => sim.setAdvertised(prefix.prefixId, prefix.bgpPrefixId, false),
+    };
+  },
+  'Cloudflare "I\'m Under Attack"': () => {
+    const sim = new CloudflareApiSimulator({ now: Date.now });
+    sim.addZone(ZONE, { value: 'medium' });
+    return {
+      integration: { type: 'cloudflare-under-attack', options: { zoneId: ZONE }, secrets: { apiToken: { env: 'CF_TOKEN' } } },
+      env: { CF_TOKEN: DEFAULT_TOKEN },
+      transport: sim.transport,
+      account: () => withoutStamps(sim.accountState()),
+      isOn: () => sim.securityLevel(ZONE).value === 'under_attack',
+      turnOnByHand: () => sim.setSecurityLevel(ZONE, 'under_attack'),
+      changeBehindTheRelay: () => sim.setSecurityLevel(ZONE, 'high'),
+    };
+  },
   'Hetzner Robot firewall': () => {
     const sim = new HetznerRobotSimulator({ now: Date.now, applyDelayMs: 0 });
     sim.addServer(1001, { rules: { input: [rule({ name: 'web', protocol: 'tcp', dst_port: '443', action: 'accept' })], output: [rule({ name: 'Allow all', action: 'accept' })] } });
