@@ -34,6 +34,7 @@
  *   removes only owned entries no incident holds.
  */
 import type { Logger } from '../log/types.ts';
+import type { Transport } from '../transport/types.ts';
 
 export interface ProviderContext {
   signal: AbortSignal;
@@ -199,3 +200,23 @@ export interface SwitchProvider {
 }
 
 export type Provider = BlocklistProvider | SwitchProvider;
+
+/** What a cloud switch provider's factory takes from the validated config. */
+export interface SwitchIntegration<Options> {
+  id: string;
+  options: Options;
+  holdDownMs: number;
+}
+
+/** What a provider over a cloud API takes besides its config; timing is injectable for tests. */
+export interface CloudProviderDeps<Secrets> {
+  transport: Transport;
+  /** Resolved secrets; never logged. */
+  secrets: Secrets;
+  now?: () => number;
+  /** Waits `ms`, rejecting when the signal aborts. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Jitter source in [0, 1). */
+  random?: () => number;
+  logger?: Logger;
+}

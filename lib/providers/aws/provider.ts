@@ -11,32 +11,20 @@
  * is not read. `deps.credentials` may also be a function, read before each
  * request (for credentials that are refreshed in place).
  */
-import type { Logger } from '../../log/types.ts';
-import type { Transport } from '../../transport/types.ts';
 import { sleep as defaultSleep } from '../../util/sleep.ts';
 import type { AwsShieldOptions, AwsWafIpSetOptions } from './config.ts';
 import { AwsJsonClient } from './json11.ts';
 import { AWS_SHIELD_TYPE, AwsShieldProvider, SHIELD_ENDPOINT, SHIELD_REGION, SHIELD_TARGET_PREFIX } from './shield.ts';
 import type { AwsCredentials } from './sigv4.ts';
 import { AWS_WAF_IPSET_TYPE, AwsWafIpSetProvider, WAF_TARGET_PREFIX, type WriteSpacer, sharedWafWriteSpacer, wafEndpoint } from './waf-ipset.ts';
+import type { CloudProviderDeps, SwitchIntegration } from '../types.ts';
 
-export interface AwsProviderDeps {
-  transport: Transport;
-  /** Resolved credentials (never logged), or a function returning the current ones. */
-  secrets: AwsCredentials | (() => AwsCredentials);
-  now?: () => number;
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
-  logger?: Logger;
+export interface AwsProviderDeps extends CloudProviderDeps<AwsCredentials | (() => AwsCredentials)> {
   /** Tests only: another endpoint origin (e.g. a simulator's). */
   endpoint?: string;
 }
 
-export interface AwsShieldIntegration {
-  id: string;
-  options: AwsShieldOptions;
-  holdDownMs: number;
-}
+export type AwsShieldIntegration = SwitchIntegration<AwsShieldOptions>;
 
 export interface AwsWafIpSetIntegration {
   id: string;

@@ -35,7 +35,6 @@
  * writes twice; after a restart one idempotent PATCH may be repeated.
  */
 import { z } from 'zod';
-import type { Transport } from '../../transport/types.ts';
 import { sleep as defaultSleep } from '../../util/sleep.ts';
 import { ProviderError } from '../errors.ts';
 import type {
@@ -43,6 +42,7 @@ import type {
   ProviderContext,
   SwitchActivation,
   SwitchContext,
+  SwitchIntegration,
   SwitchProvider,
   SwitchRestore,
   SwitchSnapshot,
@@ -130,11 +130,7 @@ export interface MagicTransitApplied {
   prefixes: MagicTransitPrefixApplied[];
 }
 
-export interface CloudflareMagicTransitIntegration {
-  id: string;
-  options: CloudflareMagicTransitOptions;
-  holdDownMs: number;
-}
+export type CloudflareMagicTransitIntegration = SwitchIntegration<CloudflareMagicTransitOptions>;
 
 const advertisementFields = {
   advertised: z.boolean(),

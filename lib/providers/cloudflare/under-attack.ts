@@ -19,15 +19,15 @@
  *   its record) the target state is the test: still under_attack → restore.
  */
 import { z } from 'zod';
-import type { Logger } from '../../log/types.ts';
-import type { Transport } from '../../transport/types.ts';
 import { sleep as defaultSleep } from '../../util/sleep.ts';
 import { ProviderError } from '../errors.ts';
 import type {
+  CloudProviderDeps,
   HealthResult,
   ProviderContext,
   SwitchActivation,
   SwitchContext,
+  SwitchIntegration,
   SwitchProvider,
   SwitchRestore,
   SwitchSnapshot,
@@ -82,19 +82,9 @@ const appliedSchema = z.object({
   wrote: z.boolean(),
 });
 
-export interface CloudflareUnderAttackIntegration {
-  id: string;
-  options: CloudflareUnderAttackOptions;
-  holdDownMs: number;
-}
+export type CloudflareUnderAttackIntegration = SwitchIntegration<CloudflareUnderAttackOptions>;
 
-export interface CloudflareDeps {
-  transport: Transport;
-  secrets: CloudflareSecrets;
-  now?: () => number;
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
-  logger?: Logger;
+export interface CloudflareDeps extends CloudProviderDeps<CloudflareSecrets> {
   /** Tests only: another API base (https). */
   baseUrl?: string;
 }

@@ -21,16 +21,16 @@
  *   nothing and reports 'changed-by-others'.
  */
 import { z } from 'zod';
-import type { Logger } from '../../log/types.ts';
-import type { Transport } from '../../transport/types.ts';
 import { sleep as defaultSleep } from '../../util/sleep.ts';
 import { AUTH_COOLDOWN_MS } from '../auth-cooldown.ts';
 import { ProviderError } from '../errors.ts';
 import type {
+  CloudProviderDeps,
   HealthResult,
   ProviderContext,
   SwitchActivation,
   SwitchContext,
+  SwitchIntegration,
   SwitchProvider,
   SwitchRestore,
   SwitchSnapshot,
@@ -80,19 +80,9 @@ export interface HetznerApplied {
   servers: HetznerServerApplied[];
 }
 
-export interface HetznerRobotIntegration {
-  id: string;
-  options: HetznerRobotOptions;
-  holdDownMs: number;
-}
+export type HetznerRobotIntegration = SwitchIntegration<HetznerRobotOptions>;
 
-export interface HetznerRobotDeps {
-  transport: Transport;
-  secrets: HetznerRobotSecrets;
-  now?: () => number;
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
-  logger?: Logger;
+export interface HetznerRobotDeps extends CloudProviderDeps<HetznerRobotSecrets> {
   /** Tests only: another origin for the webservice. */
   baseUrl?: string;
   /** How long to send nothing after a 401 (default 15 min). */

@@ -24,16 +24,16 @@
  * before writing, so a retried step never writes twice.
  */
 import { z } from 'zod';
-import type { Logger } from '../../log/types.ts';
-import type { Transport } from '../../transport/types.ts';
 import { sleep as defaultSleep } from '../../util/sleep.ts';
 import { withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
 import type {
+  CloudProviderDeps,
   HealthResult,
   ProviderContext,
   SwitchActivation,
   SwitchContext,
+  SwitchIntegration,
   SwitchProvider,
   SwitchRestore,
   SwitchSnapshot,
@@ -78,19 +78,9 @@ export interface OvhApplied {
   ips: OvhTargetApplied[];
 }
 
-export interface OvhIntegration {
-  id: string;
-  options: OvhOptions;
-  holdDownMs: number;
-}
+export type OvhIntegration = SwitchIntegration<OvhOptions>;
 
-export interface OvhDeps {
-  transport: Transport;
-  secrets: OvhSecrets;
-  now?: () => number;
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
-  logger?: Logger;
+export interface OvhDeps extends CloudProviderDeps<OvhSecrets> {
   /** Tests only: another API base (https, including `/1.0`). */
   baseUrl?: string;
 }
