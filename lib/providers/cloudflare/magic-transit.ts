@@ -50,6 +50,7 @@ import type {
 import { CloudflareClient, type CloudflareOp } from './client.ts';
 import { CLOUDFLARE_API_BASE, type CloudflareMagicTransitOptions, type MagicTransitApi, type MagicTransitPrefix } from './config.ts';
 import type { CloudflareDeps } from './under-attack.ts';
+import { combinedRestore, switchActivation } from '../switch.ts';
 
 export const CLOUDFLARE_MAGIC_TRANSIT_TYPE = 'cloudflare-magic-transit';
 export const MAGIC_TRANSIT_PERMISSION = 'IP Prefixes: BGP On Demand Write (dashboard: Account → IP Prefixes: BGP On Demand → Edit; Magic Transit Write or IP Prefixes: Write also work)';
@@ -266,10 +267,7 @@ export class CloudflareMagicTransitProvider implements SwitchProvider {
       }
       applied.push(record);
     }
-    const activation: SwitchActivation<MagicTransitApplied> = { applied: { prefixes: applied }, confirmed, summary: lines.join('; ') };
-    if (confirmed) activation.confirmedAt = new Date(this.#now()).toISOString();
-    else activation.recheckAfterMs = this.#options.recheckInterval;
-    return activation;
+    return switchActivation<MagicTransitApplied>({ prefixes: applied }, confirmed, lines, this.#now(), this.#options.recheckInterval);
   }
 
   async deactivate(snapshot: SwitchSnapshot, activation: SwitchActivation | undefined, ctx: SwitchContext): Promise<SwitchRestore> {
@@ -293,9 +291,7 @@ export class CloudflareMagicTransitProvider implements SwitchProvider {
       results.push(await this.#restoreOne(op, ctx, before, record, name, key));
     }
     const summary = results.map((result) => `${result.name}: ${result.detail}`).join('; ');
-    if (results.some((result) => result.outcome === 'pending')) return { outcome: 'pending', recheckAfterMs: this.#options.recheckInterval, summary };
-    if (results.some((result) => result.outcome === 'changed-by-others')) return { outcome: 'changed-by-others', summary };
-    return { outcome: 'restored', summary };
+    return combinedRestore(results.map((result) => result.outcome), summary, this.#options.recheckInterval);
   }
 
   async #restoreOne(

@@ -47,6 +47,7 @@ import {
   sameSettings,
   targetConfig,
 } from './model.ts';
+import { combinedRestore, switchActivation } from '../switch.ts';
 
 export const HETZNER_ROBOT_TYPE = 'hetzner-robot';
 
@@ -235,10 +236,7 @@ export class HetznerRobotProvider implements SwitchProvider {
         lines.push(`server ${server}: ${current.status === 'in process' ? 'Robot is still applying the change' : `not confirmed (${describeFirewall(current)})`}`);
       }
     }
-    const activation: SwitchActivation<HetznerApplied> = { applied: { servers: applied }, confirmed, summary: lines.join('; ') };
-    if (confirmed) activation.confirmedAt = new Date(this.#now()).toISOString();
-    else activation.recheckAfterMs = this.#options.pollInterval;
-    return activation;
+    return switchActivation<HetznerApplied>({ servers: applied }, confirmed, lines, this.#now(), this.#options.pollInterval);
   }
 
   async deactivate(snapshot: SwitchSnapshot, activation: SwitchActivation | undefined, ctx: SwitchContext): Promise<SwitchRestore> {
@@ -281,11 +279,7 @@ export class HetznerRobotProvider implements SwitchProvider {
       else results.push({ server, outcome: 'changed-by-others', detail: `changed by someone else while restoring (${describeFirewall(current)})` });
     }
     const summary = results.map((result) => `server ${result.server}: ${result.detail}`).join('; ');
-    if (results.some((result) => result.outcome === 'pending')) {
-      return { outcome: 'pending', recheckAfterMs: this.#options.pollInterval, summary };
-    }
-    if (results.some((result) => result.outcome === 'changed-by-others')) return { outcome: 'changed-by-others', summary };
-    return { outcome: 'restored', summary };
+    return combinedRestore(results.map((result) => result.outcome), summary, this.#options.pollInterval);
   }
 
   /** Reads every server's firewall once (one request each). */

@@ -40,6 +40,7 @@ import type {
 } from '../types.ts';
 import { MITIGATION_STATES, type MitigationEntry, OvhClient, type OvhOp } from './client.ts';
 import { OVH_ENDPOINTS, type OvhOptions, type OvhSecrets } from './config.ts';
+import { combinedRestore, switchActivation } from '../switch.ts';
 
 export const OVH_TYPE = 'ovh';
 
@@ -242,10 +243,7 @@ export class OvhProvider implements SwitchProvider {
       }
       applied.push(record);
     }
-    const activation: SwitchActivation<OvhApplied> = { applied: { ips: applied }, confirmed, summary: lines.join('; ') };
-    if (confirmed) activation.confirmedAt = new Date(this.#now()).toISOString();
-    else activation.recheckAfterMs = this.#options.pollInterval;
-    return activation;
+    return switchActivation<OvhApplied>({ ips: applied }, confirmed, lines, this.#now(), this.#options.pollInterval);
   }
 
   async deactivate(snapshot: SwitchSnapshot, activation: SwitchActivation | undefined, ctx: SwitchContext): Promise<SwitchRestore> {
@@ -284,11 +282,7 @@ export class OvhProvider implements SwitchProvider {
       results.push(result);
     }
     const summary = results.map((result) => `${result.ip}: ${result.detail}`).join('; ');
-    if (results.some((result) => result.outcome === 'pending')) {
-      return { outcome: 'pending', recheckAfterMs: this.#options.pollInterval, summary };
-    }
-    if (results.some((result) => result.outcome === 'changed-by-others')) return { outcome: 'changed-by-others', summary };
-    return { outcome: 'restored', summary };
+    return combinedRestore(results.map((result) => result.outcome), summary, this.#options.pollInterval);
   }
 
   /** Lists the account's blocks (GET /ip) and reads each address's entry: every access rule but the two writes. */

@@ -1,0 +1,28 @@
+/**
+ * What every switch provider over several resources (prefixes, servers,
+ * addresses) shares: an activation built from the per-resource results, and
+ * one restore outcome from the per-resource ones.
+ */
+import type { SwitchActivation, SwitchRestore } from './types.ts';
+
+/**
+ * The activation of several resources: confirmed when every one is; when not,
+ * the reconciler looks again after `recheckAfterMs`.
+ */
+export function switchActivation<A>(applied: A, confirmed: boolean, lines: readonly string[], now: number, recheckAfterMs: number): SwitchActivation<A> {
+  const activation: SwitchActivation<A> = { applied, confirmed, summary: lines.join('; ') };
+  if (confirmed) activation.confirmedAt = new Date(now).toISOString();
+  else activation.recheckAfterMs = recheckAfterMs;
+  return activation;
+}
+
+/**
+ * One outcome for several restores: pending while any is pending, else
+ * changed-by-others when any was changed behind the relay's back (the others
+ * are restored all the same), else restored.
+ */
+export function combinedRestore(outcomes: readonly SwitchRestore['outcome'][], summary: string, recheckAfterMs: number): SwitchRestore {
+  if (outcomes.includes('pending')) return { outcome: 'pending', recheckAfterMs, summary };
+  if (outcomes.includes('changed-by-others')) return { outcome: 'changed-by-others', summary };
+  return { outcome: 'restored', summary };
+}
