@@ -21,7 +21,7 @@ import { SqliteStateStore } from '../state/sqlite.ts';
 import { createDirectTransport } from '../transport/node-http.ts';
 import { sampleEvents } from './sample-event.ts';
 import { collectStatus, formatStatus } from './status.ts';
-import { activateSwitch, testIntegration, withdrawSwitch } from './switch-controls.ts';
+import { activateSwitch, recordSwitchControl, testIntegration, withdrawSwitch } from './switch-controls.ts';
 
 const USAGE = `Usage: relay <command> [options]
 
@@ -47,7 +47,7 @@ Options:
   --keep            send-test: send only the attack_start (try relay drain, or watch the TTL)
   --json            status: machine-readable output
   --force           withdraw: restore even though incidents still hold the switch
-  --aws             status, drain: a deployed stage instead of the local files; needs --region, --table,
+  --aws             status, drain, activate, withdraw: a deployed stage instead of the local files; needs --region, --table,
                     --queue-url, --dlq-url (the stage's outputs; or AWS_REGION, RELAY_STATE_TABLE,
                     RELAY_QUEUE_URL, RELAY_DLQ_URL) and AWS credentials
 `;
@@ -215,12 +215,19 @@ async function drain(values: Record<string, unknown>) {
 
 async function switchControl(command: 'test' | 'activate' | 'withdraw', integration: string | undefined, values: Record<string, unknown>) {
   if (!integration) throw new RelayError('usage', `relay ${command} needs the integration's id, e.g. relay ${command} edge-scrub`);
-  if (values.aws === true) {
-    throw new RelayError('usage', `relay ${command} --aws is not available yet; run it where the relay's configuration and state are (one-box)`);
+  if (values.aws === true && command === 'test') {
+    throw new RelayError('usage', 'relay test --aws is not offered: it would need the integration\'s secrets on this machine; the stage runs a health check on every Flowtriq test event (see its logs)');
   }
   const loaded = load(values.config as string | undefined);
-  const { store, queue } = await openStores(values, loaded);
+  const { store, queue, aws } = await openStores(values, loaded);
   try {
+    if (aws) {
+      // A deployed stage: record the intent in its table; its sweeper does the provider work.
+      const recorded = await recordSwitchControl(store, loaded.config, command as 'activate' | 'withdraw', integration, Date.now(), { force: values.force === true });
+      for (const line of recorded.lines) out(line);
+      if (!recorded.ok) process.exitCode = 1;
+      return;
+    }
     // The answer is the command's output; only warnings and errors are logged unless RELAY_LOG_LEVEL says otherwise.
     const logger = createLogger(process.env.RELAY_LOG_LEVEL ? {} : { level: 'WARN' });
     const engine = buildEngine({ config: loaded.config, store, transport: createDirectTransport(), logger });

@@ -12,6 +12,12 @@
  *   operator asked for it now).
  * - test: the integration's health check; for a switch, also what it would
  *   save (a read-only snapshot), changing nothing.
+ *
+ * Against a deployed stage (`--aws`) activate and withdraw only record the
+ * intent in the stage's table, as `relay drain --aws` does: the stage's
+ * sweeper (every minute) does the provider work with the stage's own
+ * credentials, so the operator's machine never needs them. `test --aws` is
+ * not offered (it would need the provider's secrets here).
  */
 import { RelayError } from '../errors.ts';
 import { SWITCH_KEY } from '../model/types.ts';
@@ -19,6 +25,8 @@ import { switchRecord } from '../planner/plan-switch.ts';
 import type { ReconcileSummary } from '../engine/reconciler.ts';
 import type { Engine } from '../runtime/engine.ts';
 import type { SwitchProvider } from '../providers/types.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import type { StateStore } from '../state/types.ts';
 
 /** The holder of a manual activation of `integration`. */
 export function manualHolder(integration: string): string {
@@ -55,13 +63,84 @@ async function describeSwitch(engine: Engine, integration: string, summary: Reco
   return lines;
 }
 
+/** Integration types that are switch targets (the dry-run one only with options.kind: switch). */
+const SWITCH_TYPES = new Set(['cloudflare-magic-transit', 'cloudflare-under-attack', 'hetzner-robot', 'ovh', 'aws-shield']);
+
+/**
+ * The switch integration `integration` as the config describes it (for a
+ * deployed stage, where no provider is built here).
+ * @throws RelayError naming the switch integrations when it is unknown or a blocklist.
+ */
+export function switchFromConfig(config: RelayConfig, integration: string): { id: string; ttlMs: number } {
+  const isSwitch = (candidate: RelayConfig['integrations'][number]) =>
+    SWITCH_TYPES.has(candidate.type) || (candidate.type === 'dry-run' && candidate.options.kind === 'switch');
+  const switches = config.integrations.filter((candidate) => candidate.enabled && isSwitch(candidate)).map((candidate) => candidate.id);
+  const found = config.integrations.find((candidate) => candidate.enabled && candidate.id === integration);
+  if (!found) {
+    throw new RelayError('usage', `no enabled integration "${integration}" in the configuration${switches.length > 0 ? `; switch integrations: ${switches.join(', ')}` : ''}`);
+  }
+  if (!isSwitch(found)) {
+    throw new RelayError('usage', `integration "${integration}" is a blocklist (${found.type}); activate and withdraw apply to switch integrations${switches.length > 0 ? ` (${switches.join(', ')})` : ''}`);
+  }
+  return { id: found.id, ttlMs: found.ttl };
+}
+
+/** Records a manual hold of the switch until `now + ttlMs`. */
+async function recordActivation(store: StateStore, target: { id: string; ttlMs: number }, now: number): Promise<void> {
+  await store.hold([{ incident: manualHolder(target.id), integration: target.id, key: SWITCH_KEY, kind: 'switch', expiresAt: now + target.ttlMs }], now);
+}
+
+/**
+ * Records a withdraw: the switch expires now (no hold-down) and the manual
+ * hold is let go. Refused, naming them, while incidents hold it unless forced.
+ */
+async function recordWithdraw(
+  store: StateStore,
+  integration: string,
+  now: number,
+  force: boolean,
+): Promise<{ kind: 'refused' | 'off'; lines: string[] } | { kind: 'recorded'; incidents: string[] }> {
+  const [block] = await store.getBlocks([{ integration, key: SWITCH_KEY }]);
+  const incidents = (block?.holders ?? []).filter((holder) => holder !== manualHolder(integration));
+  if (incidents.length > 0 && !force) {
+    return {
+      kind: 'refused',
+      lines: [
+        `refused: ${incidents.length} incident(s) still hold ${integration}: ${incidents.join(', ')}`,
+        'it is restored by itself after they end (and the hold-down); --force restores it now anyway',
+      ],
+    };
+  }
+  if (!block || (block.actual === 'absent' && block.holders.length === 0)) return { kind: 'off', lines: [`${integration}: not on; nothing to withdraw`] };
+  await store.hold([{ incident: manualHolder(integration), integration, key: SWITCH_KEY, kind: 'switch', expiresAt: now }], now);
+  await store.release(manualHolder(integration), now);
+  return { kind: 'recorded', incidents };
+}
+
+/** `relay activate|withdraw --aws`: records the intent in the stage's table; its sweeper does the rest. */
+export async function recordSwitchControl(
+  store: StateStore,
+  config: RelayConfig,
+  command: 'activate' | 'withdraw',
+  integration: string,
+  now: number,
+  options: { force?: boolean } = {},
+): Promise<SwitchControlResult> {
+  const target = switchFromConfig(config, integration);
+  const watch = 'the stage\'s sweeper (every minute) does it with the stage\'s credentials; watch: relay status --aws …';
+  if (command === 'activate') {
+    await recordActivation(store, target, now);
+    return { ok: true, lines: [`${integration}: manual hold recorded until ${new Date(now + target.ttlMs).toISOString()}`, watch] };
+  }
+  const result = await recordWithdraw(store, integration, now, options.force === true);
+  if (result.kind !== 'recorded') return { ok: result.kind === 'off', lines: result.lines };
+  return { ok: true, lines: [`${integration}: withdraw recorded${result.incidents.length > 0 ? ` (forced while ${result.incidents.join(', ')} still held it)` : ''}`, watch] };
+}
+
 export async function activateSwitch(engine: Engine, integration: string, now: number): Promise<SwitchControlResult> {
   switchOf(engine, integration);
   const view = engine.integrations.find((candidate) => candidate.id === integration)!;
-  await engine.worker.store.hold(
-    [{ incident: manualHolder(integration), integration, key: SWITCH_KEY, kind: 'switch', expiresAt: now + view.ttlMs }],
-    now,
-  );
+  await recordActivation(engine.worker.store, { id: integration, ttlMs: view.ttlMs }, now);
   const summary = await engine.worker.reconciler.reconcile(integration, { waitMs: 30_000, trigger: manualHolder(integration) });
   const [block] = await engine.worker.store.getBlocks([{ integration, key: SWITCH_KEY }]);
   const on = block?.actual === 'present';
@@ -77,23 +156,9 @@ export async function activateSwitch(engine: Engine, integration: string, now: n
 export async function withdrawSwitch(engine: Engine, integration: string, now: number, options: { force?: boolean } = {}): Promise<SwitchControlResult> {
   switchOf(engine, integration);
   const { store } = engine.worker;
-  const [block] = await store.getBlocks([{ integration, key: SWITCH_KEY }]);
-  const incidents = (block?.holders ?? []).filter((holder) => holder !== manualHolder(integration));
-  if (incidents.length > 0 && options.force !== true) {
-    return {
-      ok: false,
-      lines: [
-        `refused: ${incidents.length} incident(s) still hold ${integration}: ${incidents.join(', ')}`,
-        'it is restored by itself after they end (and the hold-down); --force restores it now anyway',
-      ],
-    };
-  }
-  if (!block || (block.actual === 'absent' && block.holders.length === 0)) {
-    return { ok: true, lines: [`${integration}: not on; nothing to withdraw`] };
-  }
-  // Expire the switch now (a withdraw does not wait for the hold-down), then let go of the manual hold.
-  await store.hold([{ incident: manualHolder(integration), integration, key: SWITCH_KEY, kind: 'switch', expiresAt: now }], now);
-  await store.release(manualHolder(integration), now);
+  const recorded = await recordWithdraw(store, integration, now, options.force === true);
+  if (recorded.kind !== 'recorded') return { ok: recorded.kind === 'off', lines: recorded.lines };
+  const incidents = recorded.incidents;
   const summary = await engine.worker.reconciler.reconcile(integration, { waitMs: 30_000, trigger: manualHolder(integration) });
   const [after] = await store.getBlocks([{ integration, key: SWITCH_KEY }]);
   const off = after === undefined || after.actual === 'absent';

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { activateSwitch, manualHolder, testIntegration, withdrawSwitch } from '../../lib/cli/switch-controls.ts';
+import { activateSwitch, manualHolder, recordSwitchControl, testIntegration, withdrawSwitch } from '../../lib/cli/switch-controls.ts';
+import { parseConfig } from '../../lib/config/load.ts';
 import { RelayError } from '../../lib/errors.ts';
 import { SqliteStateStore } from '../../lib/state/sqlite.ts';
 import { createHarness } from '../helpers/engine-harness.ts';
@@ -101,5 +102,53 @@ describe('relay test', () => {
     expect(result).toEqual({ ok: true, lines: ['scrub (memory-switch): healthy: memory switch', 'now: mode normal'] });
     expect(scrub.state).toEqual(before);
     expect(scrub.calls).toEqual([]);
+  });
+});
+
+describe('relay activate / withdraw --aws (a deployed stage: intents only, its sweeper does the work)', () => {
+  function stage() {
+    const store = SqliteStateStore.open(':memory:');
+    stores.push(store);
+    const config = parseConfig({
+      integrations: [
+        { id: 'scrub', type: 'dry-run', ttl: '2h', options: { kind: 'switch' } },
+        { id: 'fw', type: 'dry-run' },
+      ],
+    });
+    return { store, config };
+  }
+
+  it('activate records a manual hold until the TTL; withdraw expires it now and lets go of it', async () => {
+    // Prepare
+    const { store, config } = stage();
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    // Act
+    const on = await recordSwitchControl(store, config, 'activate', 'scrub', now);
+    const [held] = await store.getBlocks([{ integration: 'scrub', key: '@switch' }]);
+    const off = await recordSwitchControl(store, config, 'withdraw', 'scrub', now + 1_000);
+    const [released] = await store.getBlocks([{ integration: 'scrub', key: '@switch' }]);
+    // Assess
+    expect(on.lines[0]).toBe('scrub: manual hold recorded until 2030-01-01T02:00:00.000Z');
+    expect(held).toMatchObject({ holders: [manualHolder('scrub')], expiresAt: now + 7_200_000, dueAt: now });
+    expect(off.lines[0]).toBe('scrub: withdraw recorded');
+    expect(released).toMatchObject({ holders: [], expiresAt: now + 1_000, dueAt: now + 1_000 });
+  });
+
+  it('withdraw refuses while an incident holds the switch, naming it, unless forced', async () => {
+    // Prepare
+    const { store, config } = stage();
+    await store.hold([{ incident: 'inc-9', integration: 'scrub', key: '@switch', kind: 'switch', expiresAt: 10_000_000 }], 1_000);
+    // Act
+    const refused = await recordSwitchControl(store, config, 'withdraw', 'scrub', 2_000);
+    const forced = await recordSwitchControl(store, config, 'withdraw', 'scrub', 2_000, { force: true });
+    // Assess
+    expect(refused).toMatchObject({ ok: false, lines: ['refused: 1 incident(s) still hold scrub: inc-9', expect.any(String)] });
+    expect(forced.lines[0]).toBe('scrub: withdraw recorded (forced while inc-9 still held it)');
+  });
+
+  it('names the switch integrations for a blocklist, an unknown or a disabled id', async () => {
+    const { store, config } = stage();
+    await expect(recordSwitchControl(store, config, 'activate', 'fw', 0)).rejects.toThrow(/integration "fw" is a blocklist \(dry-run\); activate and withdraw apply to switch integrations \(scrub\)/);
+    await expect(recordSwitchControl(store, config, 'activate', 'nope', 0)).rejects.toThrow(/no enabled integration "nope" in the configuration; switch integrations: scrub/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `relay status --aws` and `relay drain --aws` against a stage's resources:
+ * `relay status|drain|activate|withdraw --aws` against a stage's resources:
  * here DynamoDB Local and the SQS emulator (the AWS SDK honours
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS).
  */
@@ -75,6 +75,49 @@ describe('relay CLI --aws', () => {
       [[], 'removing'],
       [[], 'removing'],
     ]);
+    dynamo.destroy();
+    sqs.destroy();
+  }, 60_000);
+
+  it('records a manual switch activation and its withdraw in the stage\'s table, for the stage\'s sweeper to apply', async () => {
+    // Prepare: a stage whose config has a switch integration.
+    const suffix = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    const dynamo = new DynamoDBClient(localClientConfig(inject('dynamodbEndpoint')));
+    const sqs = new SQSClient(localClientConfig(inject('sqsEndpoint')));
+    const table = `cli-sw-${suffix}`;
+    await createTable(dynamo, table);
+    const { queueUrl, deadLetterQueueUrl } = await createFifoQueues(sqs, `cli-sw-${suffix}`, { maxReceives: 3, visibilityTimeoutSeconds: 30 });
+    const cwd = mkdtempSync(join(tmpdir(), 'relay-cli-aws-'));
+    (await import('node:fs')).writeFileSync(
+      join(cwd, 'relay.config.yaml'),
+      'webhook:\n  secrets: [{ sst: FlowtriqWebhookSecret }]\nintegrations:\n  - id: scrub\n    type: dry-run\n    ttl: 2h\n    options: { kind: switch }\n',
+    );
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'),
+      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
+    };
+    const args = ['--aws', '--region', LOCAL_REGION, '--table', table, '--queue-url', queueUrl, '--dlq-url', deadLetterQueueUrl];
+    const run = (...command: string[]) => spawnSync(process.execPath, [RELAY, ...command], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+    const store = new DynamoStateStore({ client: dynamo, tableName: table });
+
+    // Act
+    const on = run('activate', 'scrub', ...args);
+    const [held] = await store.getBlocks([{ integration: 'scrub', key: '@switch' }]);
+    const off = run('withdraw', 'scrub', ...args);
+    const [released] = await store.getBlocks([{ integration: 'scrub', key: '@switch' }]);
+    const test = run('test', 'scrub', ...args);
+
+    // Assess
+    expect(on.status, on.stderr).toBe(0);
+    expect(on.stdout).toMatch(/^scrub: manual hold recorded until /);
+    expect(held?.holders).toEqual(['manual:scrub']);
+    expect(off.stdout).toMatch(/^scrub: withdraw recorded/);
+    expect(released?.holders).toEqual([]);
+    expect(test.status).toBe(2);
+    expect(test.stderr).toContain('relay test --aws is not offered');
     dynamo.destroy();
     sqs.destroy();
   }, 60_000);
