@@ -17,6 +17,19 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig } from '../helpers/e
 
 const RELAY = join(import.meta.dirname, '..', '..', 'bin', 'relay.mjs');
 
+/** The environment and flags a CLI run against the local stage needs. */
+function stageCli(table: string, queueUrl: string, deadLetterQueueUrl: string) {
+  const env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'),
+    AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
+  };
+  const args = ['--aws', '--region', LOCAL_REGION, '--table', table, '--queue-url', queueUrl, '--dlq-url', deadLetterQueueUrl];
+  return { env, args };
+}
+
 describe('relay CLI --aws', () => {
   it('shows a stage and drains its active incidents (the stage sweeper then withdraws the blocks)', async () => {
     // Prepare: a stage with one active incident holding two IPs.
@@ -48,14 +61,7 @@ describe('relay CLI --aws', () => {
       })),
       now,
     );
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'),
-      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
-    };
-    const args = ['--aws', '--region', LOCAL_REGION, '--table', table, '--queue-url', queueUrl, '--dlq-url', deadLetterQueueUrl];
+    const { env, args } = stageCli(table, queueUrl, deadLetterQueueUrl);
     const cwd = mkdtempSync(join(tmpdir(), 'relay-cli-aws-'));
     const run = (...command: string[]) => spawnSync(process.execPath, [RELAY, ...command], { cwd, env, encoding: 'utf8', timeout: 30_000 });
 
@@ -92,14 +98,7 @@ describe('relay CLI --aws', () => {
       join(cwd, 'relay.config.yaml'),
       'webhook:\n  secrets: [{ sst: FlowtriqWebhookSecret }]\nintegrations:\n  - id: scrub\n    type: dry-run\n    ttl: 2h\n    options: { kind: switch }\n',
     );
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'),
-      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
-    };
-    const args = ['--aws', '--region', LOCAL_REGION, '--table', table, '--queue-url', queueUrl, '--dlq-url', deadLetterQueueUrl];
+    const { env, args } = stageCli(table, queueUrl, deadLetterQueueUrl);
     const run = (...command: string[]) => spawnSync(process.execPath, [RELAY, ...command], { cwd, env, encoding: 'utf8', timeout: 30_000 });
     const store = new DynamoStateStore({ client: dynamo, tableName: table });
 
