@@ -15,6 +15,7 @@ import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
 import { postSignedEvent, waitFor } from '../helpers/webhook-client.ts';
 import { REALTIME_BENCH_COST } from '../simulators/pfsense-v2/index.ts';
+import { ONE_BOX_REAL_TIME_COST } from '../simulators/pfsense-v1/device.ts';
 import { startPfSenseV1Simulator } from '../simulators/pfsense-v1/server.ts';
 import { startPfSenseV2Simulator } from '../simulators/pfsense-v2/server.ts';
 import { RouterOsSimulator } from '../simulators/routeros/server.ts';
@@ -53,7 +54,7 @@ async function post(relay: OneBox, event: ReturnType<typeof attackEvent>): Promi
 const until = (predicate: () => boolean, what: string, timeoutMs = 20_000) => waitFor(predicate, what, timeoutMs);
 
 /** A pfSense v2 simulator in real time (35 ms per request + 1 ms per address sent) and a relay that uses it. */
-async function pfSenseV2Relay(options: { retryAfterSeconds?: number } = {}) {
+async function pfSenseV2Relay(options: { retryAfterSeconds?: number; aliases?: { name: string; type: string; descr: string; address: string[]; detail: string[] }[] } = {}) {
   const running = await startPfSenseV2Simulator({ realTime: true, cost: REALTIME_BENCH_COST, chargeEntries: 'request', ...options });
   cleanups.push(() => running.close());
   const relay = await relayFor(
@@ -102,9 +103,9 @@ describe('a burst of incidents through the one-box relay', () => {
     expect(sim.device.stored(4, LIST).map((entry) => entry.address)).toEqual(['46.9.9.9']);
   }, 60_000);
 
-  it('pfSense v2: 20 incidents in half a second: reloads coalesced, no duplicate write, no replace, live and then gone', async () => {
-    // Prepare
-    const { sim, relay } = await pfSenseV2Relay();
+  it('pfSense v2: 20 incidents in half a second: reloads coalesced, no duplicate write, no replace, live and then gone; the operator\'s entry stays', async () => {
+    // Prepare: the operator keeps one entry of their own in the alias.
+    const { sim, relay } = await pfSenseV2Relay({ aliases: [{ name: LIST, type: 'host', descr: 'shared', address: ['46.9.9.9'], detail: ['office'] }] });
     const live = () => new Set(sim.liveTable(LIST) ?? []);
 
     // Act
@@ -112,11 +113,39 @@ describe('a burst of incidents through the one-box relay', () => {
     await until(() => ips.every((ip) => live().has(ip)), 'all 400 blocks live');
     const appliesForStarts = sim.counters.appliesStarted;
     await burst(relay, 'attack_end', 20, 20, 500);
-    await until(() => live().size === 0, 'every block gone from the live table');
+    await until(() => live().size === 1, 'every relay block gone from the live table');
 
     // Assess
+    expect([...live()]).toEqual(['46.9.9.9']);
+    expect(sim.alias(LIST)).toMatchObject({ address: ['46.9.9.9'], detail: ['office'] });
     expect(appliesForStarts).toBeLessThan(20);
     expect(sim.counters).toMatchObject({ duplicateWrites: 0, replaces: 0, foreignTouched: 0, appliesWhileFull: 0, appliesIgnoringRetryAfter: 0, dispatcherRejections: 0 });
+  }, 60_000);
+
+  it('pfSense v1: 20 incidents × 20 IPs in half a second, then ended: applied, no duplicate write, no replace, the operator\'s entry stays', async () => {
+    // Prepare
+    const sim = await startPfSenseV1Simulator({
+      loginProtection: false,
+      realTime: true,
+      cost: ONE_BOX_REAL_TIME_COST,
+      aliases: [{ name: LIST, address: ['46.9.9.9'], detail: ['office'] }],
+    });
+    cleanups.push(() => sim.close());
+    const relay = await relayFor(
+      { type: 'pfsense', options: { url: sim.origin, apiVersion: 'v1', auth: 'basic', alias: LIST, allowInsecureHttp: true }, secrets: { username: { env: 'U' }, password: { env: 'P' } } },
+      { U: 'admin', P: 'pfsense' },
+    );
+    const enforced = () => (sim.device.unappliedWrites === 0 ? new Set(sim.device.config.entries(LIST) ?? []) : new Set<string>());
+
+    // Act
+    const ips = await burst(relay, 'attack_start', 20, 20, 500);
+    await until(() => ips.every((ip) => enforced().has(ip)), 'all 400 blocks written and applied');
+    await burst(relay, 'attack_end', 20, 20, 500);
+    await until(() => enforced().size === 1, 'every relay block removed and applied');
+
+    // Assess
+    expect(sim.device.aliasPairs(LIST)).toEqual([{ address: '46.9.9.9', detail: 'office' }]);
+    expect(sim.device.violations).toEqual({ duplicateWrites: 0, foreignTouched: 0, replaces: 0 });
   }, 60_000);
 
   it('pfSense v2 with its apply queue filled by others: one refused apply, none more until Retry-After, then every block live', async () => {

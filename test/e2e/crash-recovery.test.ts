@@ -71,8 +71,13 @@ interface CrashDevice {
   enforced(): Set<string>;
   requests(): number;
   duplicateWrites(): number;
+  /** The operator's own entry (OPERATOR_IP), still there with its own comment or description. */
+  operatorEntryIntact(): boolean;
   close(): Promise<void>;
 }
+
+/** An entry the operator keeps in the relay's list before the relay ever starts. */
+const OPERATOR_IP = '46.9.9.9';
 
 const SECRETS = { username: { env: 'DEV_USER' }, password: { env: 'DEV_PASS' } };
 const USERS = { username: 'relay', password: 'relay-password' };
@@ -80,32 +85,51 @@ const USERS = { username: 'relay', password: 'relay-password' };
 const DEVICES: Record<string, () => Promise<CrashDevice>> = {
   'MikroTik RouterOS': async () => {
     const sim = await RouterOsSimulator.start({ ...USERS, cost: { requestMs: 35, entryMs: 1 }, realDelayFactor: 1 });
+    sim.device.adminAdd(4, { list: LIST, address: OPERATOR_IP, comment: 'office' });
     return {
       integration: { type: 'routeros', options: { url: sim.origin, allowInsecureHttp: true, list: LIST }, secrets: SECRETS },
       enforced: () => new Set(sim.device.stored(4, LIST).map((entry) => entry.address)),
       requests: () => sim.device.totalRequests,
       duplicateWrites: () => sim.device.duplicateWrites,
+      operatorEntryIntact: () => sim.device.stored(4, LIST).some((entry) => entry.address === OPERATOR_IP && entry.comment === 'office'),
       close: () => sim.close(),
     };
   },
   'pfSense (pfrest v1)': async () => {
-    const sim = await startPfSenseV1Simulator({ loginProtection: false, users: [{ ...USERS, privileges: ['page-all'] }], realTime: true, cost: ONE_BOX_REAL_TIME_COST });
+    const sim = await startPfSenseV1Simulator({
+      loginProtection: false,
+      users: [{ ...USERS, privileges: ['page-all'] }],
+      realTime: true,
+      cost: ONE_BOX_REAL_TIME_COST,
+      aliases: [{ name: LIST, address: [OPERATOR_IP], detail: ['office'] }],
+    });
     return {
       integration: { type: 'pfsense', options: { url: sim.origin, apiVersion: 'v1', auth: 'basic', alias: LIST, allowInsecureHttp: true }, secrets: SECRETS },
       // v1 cannot read pf's table: enforced = in the alias and no write waiting for a reload.
       enforced: () => (sim.device.unappliedWrites === 0 ? new Set(sim.device.config.entries(LIST) ?? []) : new Set()),
       requests: () => sim.device.totalRequests,
-      duplicateWrites: () => sim.device.violations.duplicateWrites,
+      duplicateWrites: () => sim.device.violations.duplicateWrites + sim.device.violations.foreignTouched + sim.device.violations.replaces,
+      operatorEntryIntact: () => (sim.device.aliasPairs(LIST) ?? []).some((pair) => pair.address === OPERATOR_IP && pair.detail === 'office'),
       close: () => sim.close(),
     };
   },
   'pfSense (pfrest v2)': async () => {
-    const running = await startPfSenseV2Simulator({ users: { [USERS.username]: USERS.password }, realTime: true, cost: REALTIME_BENCH_COST, chargeEntries: 'request' });
+    const running = await startPfSenseV2Simulator({
+      users: { [USERS.username]: USERS.password },
+      realTime: true,
+      cost: REALTIME_BENCH_COST,
+      chargeEntries: 'request',
+      aliases: [{ name: LIST, type: 'host', descr: 'shared', address: [OPERATOR_IP], detail: ['office'] }],
+    });
     return {
       integration: { type: 'pfsense', options: { url: running.origin, apiVersion: 'v2', auth: 'basic', alias: LIST, allowInsecureHttp: true }, secrets: SECRETS },
       enforced: () => new Set(running.sim.liveTable(LIST) ?? []),
       requests: () => running.sim.counters.requests,
-      duplicateWrites: () => running.sim.counters.duplicateWrites,
+      duplicateWrites: () => running.sim.counters.duplicateWrites + running.sim.counters.foreignTouched + running.sim.counters.replaces,
+      operatorEntryIntact: () => {
+        const alias = running.sim.alias(LIST);
+        return (alias?.address ?? []).some((address, i) => address === OPERATOR_IP && alias?.detail[i] === 'office');
+      },
       close: () => running.close(),
     };
   },
@@ -129,9 +153,10 @@ describe.each(Object.entries(DEVICES))('crash recovery on %s (kill -9 mid-batch)
     );
     const first = await startRelay(dir);
     const attackers = publicIps(500);
+    // Exactly the active incidents' blocks, beside the operator's own entry.
     const exactly = (wanted: string[]) => () => {
       const held = device.enforced();
-      return held.size === wanted.length && wanted.every((ip) => held.has(ip));
+      return held.size === wanted.length + 1 && held.has(OPERATOR_IP) && wanted.every((ip) => held.has(ip));
     };
 
     // Act: kill -9 while the 500-address batch is being written.
@@ -154,5 +179,6 @@ describe.each(Object.entries(DEVICES))('crash recovery on %s (kill -9 mid-batch)
     expect(sinceRestartMs).toBeLessThanOrEqual(10_000);
     expect(newIncidentMs).toBeLessThan(3_000);
     expect(device.duplicateWrites()).toBe(0);
+    expect(device.operatorEntryIntact()).toBe(true);
   }, 60_000);
 });
