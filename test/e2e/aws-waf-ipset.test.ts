@@ -14,6 +14,7 @@ import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
 import { postSignedEvent } from '../helpers/webhook-client.ts';
 import { AwsSimulator, SIM_CREDENTIALS } from '../simulators/aws/aws.ts';
+import type { Checkpoint } from '../../lib/engine/types.ts';
 
 const IPSET_ID = 'a1b2c3d4-5678-90ab-cdef-000000000001';
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -21,16 +22,18 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup() {
-  const sim = new AwsSimulator({ now: Date.now });
-  sim.addIpSet({ name: 'relay-blocks', id: IPSET_ID, description: 'web ACL block list', addresses: ['192.0.2.0/24'] });
-  const dir = mkdtempSync(join(tmpdir(), 'relay-waf-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+async function setup(options: { ownership?: 'shared' | 'dedicated'; sim?: AwsSimulator; dir?: string; checkpoint?: (point: Checkpoint) => void } = {}) {
+  const sim = options.sim ?? new AwsSimulator({ now: Date.now });
+  if (!options.sim) sim.addIpSet({ name: 'relay-blocks', id: IPSET_ID, description: 'web ACL block list', addresses: options.ownership === 'dedicated' ? [] : ['192.0.2.0/24'] });
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'relay-waf-'));
+  if (!options.dir) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const config = parseConfig({
     storage: { dir },
     webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
     sweeper: { interval: '1h', driftCheck: '1h' },
-    integrations: [{ id: 'waf', type: 'aws-waf-ipset', ttl: '1h', options: { region: 'eu-west-1', name: 'relay-blocks', id: IPSET_ID } }],
+    integrations: [
+      { id: 'waf', type: 'aws-waf-ipset', ttl: '1h', options: { region: 'eu-west-1', name: 'relay-blocks', id: IPSET_ID, ownership: options.ownership ?? 'shared' } },
+    ],
   });
   const relay: OneBox = await startOneBox({
     loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
@@ -39,13 +42,14 @@ async function setup() {
     port: 0,
     sweeper: false,
     transport: sim.transport,
+    ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
   });
   cleanups.push(() => relay.stop());
   const send = async (event: ReturnType<typeof attackEvent>) => {
     expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
     await relay.idle();
   };
-  return { sim, relay, send };
+  return { sim, relay, send, dir };
 }
 
 describe('aws-waf-ipset through the one-box relay', () => {
@@ -67,4 +71,58 @@ describe('aws-waf-ipset through the one-box relay', () => {
     expect(sim.ipSetState(IPSET_ID).Description).toBe('web ACL block list');
     expect(sim.counters).toMatchObject({ badSignatures: 0, staleLockWrites: 0, writesTooFast: 0, unneededWrites: 0, descriptionDropped: 0 });
   }, 30_000);
+
+  it('a burst of 20 incidents in half a second, then ended: the set ends with exactly the operator\'s entries, written at most once a second', async () => {
+    // Prepare
+    const { sim, relay } = await setup();
+    const ips = publicIps(100, 62);
+    const post = (type: 'attack_start' | 'attack_end', n: number) =>
+      postSignedEvent(
+        relay.webhookUrl,
+        type === 'attack_start'
+          ? attackEvent({ type, uuid: `burst-${n}`, at: Date.now(), ips: ips.slice(n * 5, n * 5 + 5) })
+          : attackEvent({ type, uuid: `burst-${n}`, at: Date.now() + 1 }),
+      );
+    const numbers = Array.from({ length: 20 }, (_, n) => n);
+
+    // Act
+    await Promise.all(numbers.map((n) => post('attack_start', n)));
+    await relay.idle();
+    const during = new Set(sim.ipSetState(IPSET_ID).Addresses);
+    await Promise.all(numbers.map((n) => post('attack_end', n)));
+    await relay.idle();
+
+    // Assess
+    expect(ips.every((ip) => during.has(`${ip}/32`))).toBe(true);
+    expect(sim.ipSetState(IPSET_ID).Addresses).toEqual(['192.0.2.0/24']);
+    expect(sim.counters).toMatchObject({ badSignatures: 0, staleLockWrites: 0, writesTooFast: 0, unneededWrites: 0, descriptionDropped: 0 });
+  }, 60_000);
+
+  it('ownership dedicated: a crash right after UpdateIPSet, before its outcome is recorded, and a restart: exactly the active blocks, then none', async () => {
+    // Prepare: the first process dies right after writing the set.
+    let crashed = false;
+    const first = await setup({
+      ownership: 'dedicated',
+      checkpoint: (point) => {
+        if (point === 'after-provider' && !crashed) {
+          crashed = true;
+          throw new Error('simulated crash after the provider call');
+        }
+      },
+    });
+    const [a, b] = publicIps(2, 63) as [string, string];
+
+    // Act
+    await first.send(attackEvent({ type: 'attack_start', uuid: 'inc-1', at: Date.now(), ips: [a, b] }));
+    await first.relay.stop();
+    const restarted = await setup({ ownership: 'dedicated', sim: first.sim, dir: first.dir });
+    const afterRestart = [...first.sim.ipSetState(IPSET_ID).Addresses].sort();
+    await restarted.send(attackEvent({ type: 'attack_end', uuid: 'inc-1', at: Date.now() + 1 }));
+
+    // Assess
+    expect(crashed).toBe(true);
+    expect(afterRestart).toEqual([`${a}/32`, `${b}/32`].sort());
+    expect(first.sim.ipSetState(IPSET_ID).Addresses).toEqual([]);
+    expect(first.sim.counters.staleLockWrites).toBe(0);
+  }, 60_000);
 });

@@ -23,6 +23,7 @@ import { SWITCH_KEY } from '../../lib/model/types.ts';
 import { switchRecord } from '../../lib/planner/plan-switch.ts';
 import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
 import type { Transport } from '../../lib/transport/types.ts';
+import type { Checkpoint } from '../../lib/engine/types.ts';
 import { ManualClock } from '../helpers/clock.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
 import { postSignedEvent } from '../helpers/webhook-client.ts';
@@ -145,6 +146,12 @@ async function setup(make: () => SwitchUnderTest) {
   const clock = new ManualClock(Date.now());
   const dir = mkdtempSync(join(tmpdir(), 'relay-switch-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const parts = await startRelay(device, dir, clock);
+  return { device, clock, dir, ...parts };
+}
+
+/** A one-box relay over `dir` (a restart is another call on the same dir and device). */
+async function startRelay(device: SwitchUnderTest, dir: string, clock: ManualClock, checkpoint?: (point: Checkpoint) => void) {
   const config = parseConfig({
     storage: { dir },
     webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
@@ -159,15 +166,19 @@ async function setup(make: () => SwitchUnderTest) {
     sweeper: false,
     transport: device.transport,
     now: clock.now,
+    ...(checkpoint ? { checkpoint } : {}),
   });
   cleanups.push(() => relay.stop());
-  const send = async (type: 'attack_start' | 'attack_end', uuid: string) => {
+  const post = async (type: 'attack_start' | 'attack_end', uuid: string) => {
     const event = type === 'attack_start' ? attackEvent({ type, uuid, at: Date.now(), ips: publicIps(1) }) : attackEvent({ type, uuid, at: Date.now() + 1 });
     expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
+  };
+  const send = async (type: 'attack_start' | 'attack_end', uuid: string) => {
+    await post(type, uuid);
     await relay.idle();
   };
   const record = async () => switchRecord((await relay.store.getBlocks([{ integration: 'scrub', key: SWITCH_KEY }]))[0]?.snapshot);
-  return { device, relay, clock, send, record };
+  return { relay, post, send, record };
 }
 
 describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, make) => {
@@ -192,6 +203,63 @@ describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, 
     expect([onAfterStart, onAfterFirstEnd, onDuringHoldDown]).toEqual([true, true, true]);
     expect(stored.snapshot).toMatchObject({ alreadyActive: false });
     expect(stored.activation).toMatchObject({ confirmed: true });
+    expect(device.isOn()).toBe(false);
+    expect(device.account()).toEqual(before);
+  }, 30_000);
+
+  it('a burst of 20 overlapping incidents: on once, and after they all end the account is exactly as before', async () => {
+    // Prepare
+    const { device, relay, clock, post } = await setup(make);
+    const before = structuredClone(device.account());
+    const uuids = Array.from({ length: 20 }, (_, n) => `burst-${n}`);
+
+    // Act
+    await Promise.all(uuids.map((uuid) => post('attack_start', uuid)));
+    await relay.idle();
+    const onAfterStarts = device.isOn();
+    await Promise.all(uuids.slice(0, 19).map((uuid) => post('attack_end', uuid)));
+    await relay.idle();
+    const onWhileOneRemains = device.isOn();
+    await post('attack_end', uuids[19]!);
+    await relay.idle();
+    clock.advance(HOLD_DOWN_MS);
+    await relay.sweepNow();
+
+    // Assess
+    expect([onAfterStarts, onWhileOneRemains]).toEqual([true, true]);
+    expect(device.isOn()).toBe(false);
+    expect(device.account()).toEqual(before);
+  }, 30_000);
+
+  it('a crash right after the provider call, before its outcome is recorded: the restarted relay finishes, never re-snapshots, and restores exactly', async () => {
+    // Prepare: the first process dies right after switching the resource on.
+    const device = make();
+    const clock = new ManualClock(Date.now());
+    const dir = mkdtempSync(join(tmpdir(), 'relay-switch-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const before = structuredClone(device.account());
+    let crashed = false;
+    const dying = await startRelay(device, dir, clock, (point) => {
+      if (point === 'after-provider' && !crashed) {
+        crashed = true;
+        throw new Error('simulated crash after the provider call');
+      }
+    });
+
+    // Act
+    await dying.send('attack_start', 'inc-1');
+    const onWhenItDied = device.isOn();
+    await dying.relay.stop();
+    const restarted = await startRelay(device, dir, clock);
+    const stored = await restarted.record();
+    await restarted.send('attack_end', 'inc-1');
+    clock.advance(HOLD_DOWN_MS);
+    await restarted.relay.sweepNow();
+
+    // Assess
+    expect(crashed).toBe(true);
+    expect(onWhenItDied).toBe(true);
+    expect(stored.snapshot).toMatchObject({ alreadyActive: false });
     expect(device.isOn()).toBe(false);
     expect(device.account()).toEqual(before);
   }, 30_000);
