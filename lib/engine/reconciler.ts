@@ -144,11 +144,6 @@ export class Reconciler {
     this.#sleep = options.sleep ?? delay;
   }
 
-  /** This process's lease owner name. */
-  get owner(): string {
-    return this.#owner;
-  }
-
   /**
    * Brings the integration's due blocks to their wanted state. Waits up to
    * `waitMs` for the lease when another process holds it; after releasing,

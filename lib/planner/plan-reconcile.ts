@@ -26,12 +26,13 @@ export function planReconcile(blocks: readonly BlockRecord[], now: number, holdD
   const plan: ReconcilePlan = { add: [], remove: [], settle: [] };
   for (const block of blocks) {
     const wanted = isWanted(block, now);
+    // A switch nobody wants any more stays on through its hold-down.
+    const held = !wanted && block.kind === 'switch' && block.actual !== 'absent' ? holdDown(block, now, holdDownMs(block.integration)) : undefined;
     if (wanted && block.actual === 'present') {
       const resumed = block.kind === 'switch' ? clearQuiet(block) : undefined;
       plan.settle.push(resumed === undefined ? settled(block, now, block.expiresAt) : { ...settled(block, now, block.expiresAt), snapshot: resumed });
-    } else if (!wanted && block.kind === 'switch' && block.actual !== 'absent' && holdDown(block, now, holdDownMs(block.integration)).kind === 'hold') {
-      const held = holdDown(block, now, holdDownMs(block.integration));
-      if (held.kind === 'hold') plan.settle.push(held.completion);
+    } else if (held?.kind === 'hold') {
+      plan.settle.push(held.completion);
     } else if (!wanted && block.actual === 'present' && block.foreign) {
       plan.settle.push(forgotten(block, now));
     } else if (!wanted && block.actual === 'absent') {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor as waitUntil } from '../helpers/webhook-client.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const RELAY = join(ROOT, 'bin', 'relay.mjs');
@@ -64,13 +65,7 @@ function relay(cwd: string, ...args: string[]) {
   return spawnSync(process.execPath, [RELAY, ...args], { cwd, env: cleanEnv(), encoding: 'utf8', timeout: 30_000 });
 }
 
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const waitFor = (predicate: () => boolean, what: string) => waitUntil(predicate, what, 15_000, 50);
 
 describe('one-box relay (npm start)', () => {
   it('blocks 20 IPs on a signed attack_start, removes all 20 on attack_end, and leaves nothing behind', async () => {
