@@ -55,6 +55,15 @@ export class WriteSpacer {
     }
     this.#last.set(key, now());
   }
+
+  /**
+   * Counts the interval from when the write was answered: the request may
+   * reach AWS later than it was booked (signing, a busy event loop), and
+   * AWS measures between the writes it receives.
+   */
+  finished(key: string, at: number): void {
+    this.#last.set(key, Math.max(this.#last.get(key) ?? at, at));
+  }
 }
 /** The process-wide spacer (integrations sharing credentials and region share it). */
 export const sharedWafWriteSpacer = new WriteSpacer();
@@ -297,6 +306,8 @@ export class AwsWafIpSetProvider implements BlocklistProvider {
           );
         }
         throw error;
+      } finally {
+        this.#o.spacer.finished(this.#o.spacerKey, this.#o.now());
       }
     }
   }
