@@ -37,7 +37,7 @@ export default $config({
     const storage = createStorage(settings);
     const secrets = createSecrets(deployment.secrets);
     const deviceRelay = createDeviceRelay(settings, bundle);
-    const functions = createFunctions({ settings, storage, secrets, deviceRelay, ...bundle });
+    const functions = createFunctions({ settings, storage, secrets, deviceRelay, ...bundle, awsGrants: deployment.awsGrants });
     const { topic } = createAlarms(settings, storage, functions);
 
     return {

@@ -90,6 +90,8 @@ export interface DeploymentConfig {
   /** CA bundles the worker, sweeper and device relay need next to the config. */
   extraFiles: BundledFile[];
   settings: DeploymentSettings;
+  /** What the worker's and the sweeper's role may do in the AWS account for the AWS integrations (none without them). */
+  awsGrants: AwsGrant[];
 }
 
 /** The config cannot be deployed to AWS as it is. The message says what to change. */
@@ -117,7 +119,6 @@ export function loadDeploymentConfig(root: string, env: NodeJS.ProcessEnv = proc
   }
   const file = loaded.file;
   const config = loaded.config;
-  rejectOneBoxOnlyIntegrations(file, config);
   const references = secretReferences(config);
   rejectEnvironmentReferences(file, references);
   const secrets = secretSpecs(file, references);
@@ -128,6 +129,7 @@ export function loadDeploymentConfig(root: string, env: NodeJS.ProcessEnv = proc
     secrets,
     extraFiles: caFiles(root, file, config),
     settings: deploymentSettings(config),
+    awsGrants: awsIntegrationGrants(config),
   };
 }
 
@@ -173,6 +175,8 @@ interface SecretReference {
   path: string;
   ref: SecretRef;
   user: SecretUser;
+  /** An AWS integration's credentials from the variables Lambda sets to the function role's own credentials. */
+  lambdaProvides?: true;
 }
 
 /** Every secret reference the deployed functions resolve. Disabled integrations are never built, so theirs are left out. */
@@ -186,35 +190,33 @@ export function secretReferences(config: RelayConfig): SecretReference[] {
   config.integrations.forEach((integration, index) => {
     if (!integration.enabled) return;
     for (const [key, ref] of Object.entries(integrationSecrets(integration))) {
-      if (ref !== undefined) refs.push({ path: `integrations[${index}].secrets.${key}`, ref, user: 'engine' });
+      if (ref === undefined) continue;
+      const lambdaProvides = isAwsType(integration.type) && 'env' in ref && LAMBDA_CREDENTIAL_VARIABLES.has(ref.env);
+      refs.push({ path: `integrations[${index}].secrets.${key}`, ref, user: 'engine', ...(lambdaProvides ? { lambdaProvides: true as const } : {}) });
     }
   });
   return refs;
+}
+
+/**
+ * The variables the Lambda runtime sets to the function role's temporary
+ * credentials. An AWS integration that reads them (the default) acts as the
+ * worker's or the sweeper's own role, which the stacks grant exactly the
+ * actions it needs (awsIntegrationGrants).
+ */
+const LAMBDA_CREDENTIAL_VARIABLES = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
+
+function isAwsType(type: string): boolean {
+  return type === 'aws-shield' || type === 'aws-waf-ipset';
 }
 
 function integrationSecrets(integration: IntegrationConfig): Record<string, SecretRef | undefined> {
   return 'secrets' in integration ? (integration.secrets as Record<string, SecretRef | undefined>) : {};
 }
 
-/**
- * Integration types whose AWS permissions the stacks do not grant yet: the
- * worker's role would be refused by AWS at the first attack. Refused at
- * deploy time instead, with what to do.
- */
-const ONE_BOX_ONLY_TYPES = new Set(['aws-shield', 'aws-waf-ipset']);
-
-function rejectOneBoxOnlyIntegrations(file: string, config: RelayConfig): void {
-  const lines = config.integrations.flatMap((integration, index) =>
-    integration.enabled && ONE_BOX_ONLY_TYPES.has(integration.type)
-      ? [`  - integrations[${index}] (${integration.id}): type ${integration.type} runs in one-box mode only for now; the AWS deployment does not grant its IAM actions yet. Set enabled: false here, or run it on a one-box relay`]
-      : [],
-  );
-  if (lines.length > 0) throw new DeploymentConfigError(`${file} cannot be deployed to AWS yet:\n${lines.join('\n')}`);
-}
-
 function rejectEnvironmentReferences(file: string, refs: SecretReference[]): void {
-  const lines = refs.flatMap(({ path, ref }) =>
-    'env' in ref
+  const lines = refs.flatMap(({ path, ref, lambdaProvides }) =>
+    'env' in ref && !lambdaProvides
       ? [`  - ${path}: { env: ${ref.env} } has no source in AWS; write { sst: ${suggestSecretName(ref.env)} } and run: npx sst secret set ${suggestSecretName(ref.env)} <value> --stage <stage>`]
       : [],
   );
@@ -223,6 +225,75 @@ function rejectEnvironmentReferences(file: string, refs: SecretReference[]): voi
       `${file} cannot be deployed to AWS: a Lambda function has no environment of yours to read secrets from; use SST secrets ({ sst: Name }):\n${lines.join('\n')}`,
     );
   }
+}
+
+/** One IAM statement for the engine's roles; `{partition}` and `{account}` in a resource are the stage's own. */
+export interface AwsGrant {
+  actions: string[];
+  resources: string[];
+}
+
+/**
+ * Actions AWS authorises on no narrower resource than "*" (the Service
+ * Authorization Reference lists no resource type for them): the subscription
+ * state, and Shield's layer-7 automatic response calls, which name the
+ * protected resource (a CloudFront distribution or a load balancer), not a
+ * Shield resource. The infra tests allow "*" for exactly these.
+ */
+export const RESOURCELESS_ACTIONS = [
+  'shield:GetSubscriptionState',
+  'shield:EnableApplicationLayerAutomaticResponse',
+  'shield:UpdateApplicationLayerAutomaticResponse',
+  'shield:DisableApplicationLayerAutomaticResponse',
+] as const;
+
+/** What lib/providers/aws/shield.ts calls. */
+const SHIELD_PROTECTION_ACTIONS = ['shield:DescribeProtection'];
+/** What lib/providers/aws/waf-ipset.ts calls. */
+const WAF_IPSET_ACTIONS = ['wafv2:GetIPSet', 'wafv2:UpdateIPSet'];
+
+/**
+ * The AWS actions the engine's roles need for the enabled AWS integrations
+ * that act as the role (credentials from Lambda's own variables, the
+ * default). One that is given other credentials ({ sst: Name }) acts as
+ * whoever those belong to and needs nothing from the stage's roles.
+ * Statements with the same actions are merged; resources are sorted.
+ */
+export function awsIntegrationGrants(config: RelayConfig): AwsGrant[] {
+  const byActions = new Map<string, Set<string>>();
+  const grant = (actions: readonly string[], resources: string[]) => {
+    const key = actions.join(' ');
+    const set = byActions.get(key) ?? new Set<string>();
+    for (const resource of resources) set.add(resource);
+    byActions.set(key, set);
+  };
+  for (const integration of config.integrations) {
+    if (!integration.enabled || !actsAsFunctionRole(integration)) continue;
+    if (integration.type === 'aws-shield') {
+      const ids = integration.options.protections.filter((protection) => !protection.startsWith('arn:'));
+      // A protection named by its resource's ARN has an id only Shield knows until the first DescribeProtection.
+      const anyByArn = ids.length < integration.options.protections.length;
+      grant(SHIELD_PROTECTION_ACTIONS, anyByArn ? ['arn:{partition}:shield::{account}:protection/*'] : ids.map((id) => `arn:{partition}:shield::{account}:protection/${id}`));
+      grant(RESOURCELESS_ACTIONS, ['*']);
+    } else if (integration.type === 'aws-waf-ipset') {
+      const { region, scope, name, id } = integration.options;
+      grant(WAF_IPSET_ACTIONS, [`arn:{partition}:wafv2:${region}:{account}:${scope === 'CLOUDFRONT' ? 'global' : 'regional'}/ipset/${name}/${id}`]);
+    }
+  }
+  const grants = [...byActions].map(([actions, resources]) => ({ actions: actions.split(' '), resources: [...resources].sort() }));
+  // A wildcard resource makes any narrower one for the same actions redundant.
+  return grants.map((g) => (g.resources.includes('*') ? { ...g, resources: ['*'] } : g));
+}
+
+function actsAsFunctionRole(integration: IntegrationConfig): boolean {
+  if (!isAwsType(integration.type)) return false;
+  const ref = integrationSecrets(integration).accessKeyId;
+  return ref !== undefined && 'env' in ref && LAMBDA_CREDENTIAL_VARIABLES.has(ref.env);
+}
+
+/** Fills in `{partition}` and `{account}`. */
+export function resolveGrantResource(resource: string, ids: { partition: string; account: string }): string {
+  return resource.replaceAll('{partition}', ids.partition).replaceAll('{account}', ids.account);
 }
 
 /** FLOWTRIQ_WEBHOOK_SECRET → FlowtriqWebhookSecret. */

@@ -7,7 +7,7 @@
  * permissions are listed here. Only secrets are linked (linking a secret
  * grants no AWS permission).
  */
-import type { BundledFile, DeploymentSettings } from './config.ts';
+import { resolveGrantResource, type AwsGrant, type BundledFile, type DeploymentSettings } from './config.ts';
 import { CONFIG_ENVIRONMENT, functionDefaults } from './function-defaults.ts';
 import type { Secrets } from './secrets.ts';
 import type { Storage } from './storage.ts';
@@ -38,9 +38,23 @@ interface FunctionsInput {
   deviceRelay: sst.aws.Function | undefined;
   configFile: string;
   extraFiles: BundledFile[];
+  /** The AWS integrations' actions (stacks/config.ts awsIntegrationGrants), for the worker and the sweeper. */
+  awsGrants: AwsGrant[];
 }
 
-export function createFunctions({ settings, storage, secrets, deviceRelay, configFile, extraFiles }: FunctionsInput) {
+/** The AWS integrations' statements, with the stage's own partition and account filled in. */
+function integrationPermissions(grants: AwsGrant[]) {
+  if (grants.length === 0) return [];
+  const ids = $resolve([aws.getPartitionOutput({}).partition, aws.getCallerIdentityOutput({}).accountId]);
+  return grants.map((grant) => ({
+    actions: grant.actions,
+    resources: grant.resources.map((resource) =>
+      resource === '*' ? resource : ids.apply(([partition, account]) => resolveGrantResource(resource, { partition, account })),
+    ),
+  }));
+}
+
+export function createFunctions({ settings, storage, secrets, deviceRelay, configFile, extraFiles, awsGrants }: FunctionsInput) {
   const { table, queue, dlq } = storage;
 
   const environment = {
@@ -56,6 +70,8 @@ export function createFunctions({ settings, storage, secrets, deviceRelay, confi
     resources: [table.arn, $interpolate`${table.arn}/index/*`],
   };
   const invokeDeviceRelay = deviceRelay ? [{ actions: ['lambda:InvokeFunction'], resources: [deviceRelay.arn] }] : [];
+  // The worker and the sweeper both call the providers (the worker on events, the sweeper on TTLs, drift and retries).
+  const awsIntegrations = integrationPermissions(awsGrants);
 
   // Public URL, no IAM auth: Flowtriq cannot sign requests with SigV4, so the
   // HMAC signature is the gate. No CORS: browsers have no business here.
@@ -81,7 +97,7 @@ export function createFunctions({ settings, storage, secrets, deviceRelay, confi
     timeout: `${settings.worker.timeoutSeconds} seconds`,
     environment,
     link: secrets.engine,
-    permissions: [stateAccess, { actions: CONSUMER_ACTIONS, resources: [queue.arn] }, ...invokeDeviceRelay],
+    permissions: [stateAccess, { actions: CONSUMER_ACTIONS, resources: [queue.arn] }, ...invokeDeviceRelay, ...awsIntegrations],
   });
 
   // Subscribing by ARN: SST then creates only the event source mapping and
@@ -99,7 +115,7 @@ export function createFunctions({ settings, storage, secrets, deviceRelay, confi
     retries: 0,
     environment,
     link: secrets.engine,
-    permissions: [stateAccess, ...invokeDeviceRelay],
+    permissions: [stateAccess, ...invokeDeviceRelay, ...awsIntegrations],
   });
 
   new sst.aws.Cron('SweeperSchedule', { function: sweeper, schedule: settings.sweeper.schedule });

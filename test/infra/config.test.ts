@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/config/errors.ts';
-import { DeploymentConfigError, loadDeploymentConfig, suggestSecretName } from '../../stacks/config.ts';
+import { DeploymentConfigError, loadDeploymentConfig, RESOURCELESS_ACTIONS, resolveGrantResource, suggestSecretName } from '../../stacks/config.ts';
 
 let root: string;
 
@@ -222,5 +222,57 @@ describe('CA bundles', () => {
     expect(() => loadDeploymentConfig(root, env)).toThrow('"../ca.pem" cannot be bundled');
     withCaFile('certs/missing.pem');
     expect(() => loadDeploymentConfig(root, env)).toThrow(/integrations\[0\]\.options\.caFile: .*missing\.pem does not exist/);
+  });
+});
+
+describe('AWS integrations', () => {
+  it('grants DescribeProtection on each configured protection id, and "*" only for the resourceless Shield calls', () => {
+    // Prepare: protections named by id only.
+    write(
+      'relay.config.yaml',
+      `${WEBHOOK_SST}integrations:\n${integration('shield\n    type: aws-shield\n    options: { protections: [a1b2c3d4-5678-90ab-cdef-000000000001, a1b2c3d4-5678-90ab-cdef-000000000002] }')}`,
+    );
+    // Act
+    const { awsGrants } = loadDeploymentConfig(root, {});
+    // Assess
+    expect(awsGrants).toEqual([
+      {
+        actions: ['shield:DescribeProtection'],
+        resources: ['arn:{partition}:shield::{account}:protection/a1b2c3d4-5678-90ab-cdef-000000000001', 'arn:{partition}:shield::{account}:protection/a1b2c3d4-5678-90ab-cdef-000000000002'],
+      },
+      { actions: [...RESOURCELESS_ACTIONS], resources: ['*'] },
+    ]);
+  });
+
+  it('grants nothing for a disabled integration or one given keys of its own, and refuses an { env } key that is not Lambda\'s', () => {
+    // Prepare
+    write(
+      'relay.config.yaml',
+      [
+        `${WEBHOOK_SST}integrations:`,
+        integration('off\n    type: aws-waf-ipset\n    enabled: false\n    options: { region: eu-west-1, name: a, id: a1b2c3d4-5678-90ab-cdef-000000000002 }').trimEnd(),
+        integration('keys\n    type: aws-waf-ipset\n    options: { region: eu-west-1, name: b, id: a1b2c3d4-5678-90ab-cdef-000000000003 }\n    secrets: { accessKeyId: { sst: PartnerKeyId }, secretAccessKey: { sst: PartnerSecret } }').trimEnd(),
+        '',
+      ].join('\n'),
+    );
+    // Act
+    const loaded = loadDeploymentConfig(root, {});
+    // Assess
+    expect(loaded.awsGrants).toEqual([]);
+    expect(loaded.secrets.map((s) => s.name).sort()).toEqual(['FlowtriqWebhookSecret', 'PartnerKeyId', 'PartnerSecret']);
+
+    // Prepare: an operator's own variable has no source in Lambda.
+    write(
+      'relay.config.yaml',
+      `${WEBHOOK_SST}integrations:\n${integration('mine\n    type: aws-waf-ipset\n    options: { region: eu-west-1, name: b, id: a1b2c3d4-5678-90ab-cdef-000000000003 }\n    secrets: { accessKeyId: { env: MY_KEY_ID }, secretAccessKey: { env: AWS_SECRET_ACCESS_KEY } }')}`,
+    );
+    // Act / Assess
+    expect(() => loadDeploymentConfig(root, {})).toThrow(/integrations\[0\]\.secrets\.accessKeyId: \{ env: MY_KEY_ID \} has no source in AWS/);
+  });
+
+  it('fills in the stage\'s partition and account', () => {
+    expect(resolveGrantResource('arn:{partition}:wafv2:eu-west-1:{account}:regional/ipset/a/b', { partition: 'aws-cn', account: '210987654321' })).toBe(
+      'arn:aws-cn:wafv2:eu-west-1:210987654321:regional/ipset/a/b',
+    );
   });
 });

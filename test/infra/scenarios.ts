@@ -118,13 +118,40 @@ export const SCENARIOS = {
       text: 'webhook:\n  secrets: [{ env: FLOWTRIQ_WEBHOOK_SECRET }]\nintegrations:\n  - id: siem\n    type: webhook\n    options: { url: "https://hooks.example.com/relay" }\n    secrets: { signingSecret: { env: RELAY_WEBHOOK_SIGNING_SECRET } }\n',
     },
   },
-  /** An integration type the stacks cannot grant permissions for yet. */
-  oneBoxOnly: {
-    id: 'one-box-only',
+  /**
+   * The AWS integrations: Shield by a resource ARN and by a protection id, a
+   * regional and a CloudFront WAF IP set acting as the function role (Lambda's
+   * own credential variables, the default), and one with keys of another
+   * account from SST secrets (which needs nothing from the stage's roles).
+   */
+  awsIntegrations: {
+    id: 'aws-integrations',
     config: {
       name: 'relay.config.yaml',
-      text: 'webhook:\n  secrets: [{ sst: FlowtriqWebhookSecret }]\nintegrations:\n  - id: shield\n    type: aws-shield\n    options: { protections: ["arn:aws:cloudfront::111122223333:distribution/E1A2B3C4D5E6F7"] }\n',
+      text: `webhook:
+  secrets: [{ sst: FlowtriqWebhookSecret }]
+integrations:
+  - id: shield
+    type: aws-shield
+    options:
+      protections:
+        - arn:aws:cloudfront::111122223333:distribution/E1A2B3C4D5E6F7
+        - a1b2c3d4-5678-90ab-cdef-000000000001
+  - id: waf-eu
+    type: aws-waf-ipset
+    options: { region: eu-west-1, name: relay-blocks, id: a1b2c3d4-5678-90ab-cdef-000000000002 }
+  - id: waf-cf
+    type: aws-waf-ipset
+    options: { region: us-east-1, scope: CLOUDFRONT, name: relay-edge, id: a1b2c3d4-5678-90ab-cdef-000000000003 }
+  - id: waf-other-account
+    type: aws-waf-ipset
+    options: { region: eu-central-1, name: partner, id: a1b2c3d4-5678-90ab-cdef-000000000004 }
+    secrets:
+      accessKeyId: { sst: PartnerAccessKeyId }
+      secretAccessKey: { sst: PartnerSecretAccessKey }
+`,
     },
+    secrets: { FlowtriqWebhookSecret: 'whsec-current', PartnerAccessKeyId: 'AKIDPARTNER', PartnerSecretAccessKey: 'partner-secret' },
   },
   /** RELAY_CONFIG names a file that does not exist. */
   missingFile: {

@@ -24,6 +24,7 @@ import {
   VPC_ACCESS_POLICY,
 } from './harness/resources.ts';
 import { FULL_CA, FULL_CONFIG, FULL_SECRETS, MINIMAL_CONFIG, SCENARIOS } from './scenarios.ts';
+import { MOCK_ACCOUNT } from './harness/mocks.ts';
 
 let harness: Harness;
 let results: Map<string, Evaluation>;
@@ -67,6 +68,63 @@ const STATE_ACTIONS = [
 ];
 /** What the SQS event source mapping needs, plus the worker's visibility changes. */
 const CONSUMER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
+
+describe('AWS integrations: the worker and the sweeper act as their own role', () => {
+  const id = SCENARIOS.awsIntegrations.id;
+  /**
+   * Spelled out independently of stacks/: what lib/providers/aws/ calls, on
+   * the stage's own account. Only the calls the Service Authorization
+   * Reference gives no resource type may name "*".
+   */
+  const expected = {
+    'shield:DescribeProtection': [`arn:aws:shield::${MOCK_ACCOUNT}:protection/*`],
+    'shield:GetSubscriptionState': ['*'],
+    'shield:EnableApplicationLayerAutomaticResponse': ['*'],
+    'shield:UpdateApplicationLayerAutomaticResponse': ['*'],
+    'shield:DisableApplicationLayerAutomaticResponse': ['*'],
+    'wafv2:GetIPSet': [
+      `arn:aws:wafv2:eu-west-1:${MOCK_ACCOUNT}:regional/ipset/relay-blocks/a1b2c3d4-5678-90ab-cdef-000000000002`,
+      `arn:aws:wafv2:us-east-1:${MOCK_ACCOUNT}:global/ipset/relay-edge/a1b2c3d4-5678-90ab-cdef-000000000003`,
+    ],
+    'wafv2:UpdateIPSet': [
+      `arn:aws:wafv2:eu-west-1:${MOCK_ACCOUNT}:regional/ipset/relay-blocks/a1b2c3d4-5678-90ab-cdef-000000000002`,
+      `arn:aws:wafv2:us-east-1:${MOCK_ACCOUNT}:global/ipset/relay-edge/a1b2c3d4-5678-90ab-cdef-000000000003`,
+    ],
+  };
+
+  it('deploys: the credentials Lambda sets for the role are no { env } secret to refuse', () => {
+    // Prepare / Act: the scenario was evaluated in beforeAll.
+    const e = deployed(id);
+    // Assess: only the other account's keys became SST secrets.
+    expect(ofType(e, TYPES.secret).map((s) => s.name).sort()).toEqual(['FlowtriqWebhookSecret', 'PartnerAccessKeyId', 'PartnerSecretAccessKey']);
+  });
+
+  it('the worker and the sweeper may call exactly the AWS actions of the integrations, on exactly their resources', () => {
+    const e = deployed(id);
+    const table = computed(e, TYPES.table, 'StateTableTable', 'arn');
+    const queue = computed(e, TYPES.queue, 'JobsQueueQueue', 'arn');
+    const state = Object.fromEntries(STATE_ACTIONS.map((a) => [a, [table, `${table}/index/*`].sort()]));
+    expect(Object.fromEntries(allowedActions(resource(e, TYPES.role, 'WorkerRole')))).toEqual({
+      ...state,
+      ...Object.fromEntries(CONSUMER_ACTIONS.map((a) => [a, [queue]])),
+      ...expected,
+    });
+    expect(Object.fromEntries(allowedActions(resource(e, TYPES.role, 'SweeperRole')))).toEqual({ ...state, ...expected });
+    // The webhook never calls a provider.
+    expect(Object.fromEntries(allowedActions(resource(e, TYPES.role, 'WebhookRole')))).toEqual({ 'sqs:SendMessage': [queue] });
+  });
+
+  it('"*" appears only with the actions AWS authorises on no narrower resource', () => {
+    const e = deployed(id);
+    const resourceless = new Set(['shield:GetSubscriptionState', 'shield:EnableApplicationLayerAutomaticResponse', 'shield:UpdateApplicationLayerAutomaticResponse', 'shield:DisableApplicationLayerAutomaticResponse']);
+    for (const role of ofType(e, TYPES.role)) {
+      for (const statement of inlineStatements(role)) {
+        if (![statement.Resource].flat().includes('*')) continue;
+        for (const action of [statement.Action].flat()) expect(resourceless.has(action), `${role.name}: ${action} on *`).toBe(true);
+      }
+    }
+  });
+});
 
 describe('full config: every feature on', () => {
   const id = SCENARIOS.full.id;
@@ -375,10 +433,6 @@ describe('configs that must not deploy', () => {
   it('{ env: NAME } secrets are refused with the { sst: Name } to write instead, for every reference', () => {
     refused(SCENARIOS.envSecrets.id, 'webhook.secrets[0]: { env: FLOWTRIQ_WEBHOOK_SECRET } has no source in AWS; write { sst: FlowtriqWebhookSecret }');
     refused(SCENARIOS.envSecrets.id, 'integrations[0].secrets.signingSecret: { env: RELAY_WEBHOOK_SIGNING_SECRET } has no source in AWS; write { sst: RelayWebhookSigningSecret }');
-  });
-
-  it('an integration type whose IAM actions the stacks do not grant yet is refused, naming it and the way out', () => {
-    refused(SCENARIOS.oneBoxOnly.id, 'integrations[0] (shield): type aws-shield runs in one-box mode only for now');
   });
 
   it('a RELAY_CONFIG that names no file fails', () => {
