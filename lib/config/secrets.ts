@@ -20,8 +20,9 @@ export const SST_RESOURCE_PREFIX = 'SST_RESOURCE_';
 export class SecretMissingError extends RelayError {
   /** Config path of the reference, e.g. `integrations[0].secrets.signingSecret`. */
   readonly where: string;
-  constructor(where: string, ref: SecretRef) {
-    super('secret_missing', `${where}: ${describeMissing(ref)}`);
+  /** `alternative`: another way to provide it, appended as "…, or <alternative>". */
+  constructor(where: string, ref: SecretRef, alternative?: string) {
+    super('secret_missing', `${where}: ${describeMissing(ref)}${alternative === undefined ? '' : `, or ${alternative}`}`);
     this.where = where;
   }
 }

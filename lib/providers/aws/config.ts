@@ -12,9 +12,15 @@
  */
 import { z } from 'zod';
 import { duration } from '../../config/duration.ts';
-import { resolveOptionalSecret, resolveRequiredSecret } from '../../config/secrets.ts';
+import { resolveOptionalSecret, resolveRequiredSecret, SecretMissingError } from '../../config/secrets.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
+import { readProfileCredentials, type ProfileSources } from './profile.ts';
 import type { AwsCredentials } from './sigv4.ts';
+
+function usesDefaultVariables(secrets: AwsSecretsConfig): boolean {
+  const isEnv = (ref: AwsSecretsConfig['accessKeyId'], name: string) => 'env' in ref && ref.env === name;
+  return isEnv(secrets.accessKeyId, 'AWS_ACCESS_KEY_ID') && isEnv(secrets.secretAccessKey, 'AWS_SECRET_ACCESS_KEY');
+}
 
 /** WAF's limit of addresses and ranges per IP set (docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-ipset-match.html). */
 export const WAF_IPSET_MAX_ADDRESSES = 10_000;
@@ -117,8 +123,27 @@ export type AwsSecretsConfig = z.output<typeof awsSecretsSchema>;
 /**
  * Resolves the credentials at startup (a missing one stops the relay with
  * the config path). `where` is e.g. `integrations[3].secrets`.
+ *
+ * With the default references and no `AWS_ACCESS_KEY_ID` in the
+ * environment, the static keys of the AWS profile (`AWS_PROFILE`, or
+ * `default`) in the shared credentials or config file are used (./profile.ts).
+ * In Lambda the variables are always set, so no file is ever read there.
  */
-export function resolveAwsCredentials(secrets: AwsSecretsConfig, where: string, env: NodeJS.ProcessEnv = process.env): AwsCredentials {
+export function resolveAwsCredentials(
+  secrets: AwsSecretsConfig,
+  where: string,
+  env: NodeJS.ProcessEnv = process.env,
+  profileFiles: Omit<ProfileSources, 'env'> = {},
+): AwsCredentials {
+  if (usesDefaultVariables(secrets) && !env.AWS_ACCESS_KEY_ID?.trim()) {
+    const found = readProfileCredentials({ env, ...profileFiles });
+    if (found !== undefined) return found.credentials;
+    throw new SecretMissingError(
+      `${where}.accessKeyId`,
+      secrets.accessKeyId,
+      'keep static keys in an AWS profile (aws configure; AWS_PROFILE selects one other than default)',
+    );
+  }
   const sessionToken = resolveOptionalSecret(secrets.sessionToken, `${where}.sessionToken`, env);
   return {
     accessKeyId: resolveRequiredSecret(secrets.accessKeyId, `${where}.accessKeyId`, env),

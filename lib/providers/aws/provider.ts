@@ -7,8 +7,8 @@
  * Credentials: resolved by the registry from `secrets` (default: the
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN environment
  * variables, which Lambda sets to the worker role's credentials) with
- * `resolveAwsCredentials` (./config.ts). A shared-credentials/profile file
- * is not read. `deps.credentials` may also be a function, read before each
+ * `resolveAwsCredentials` (./config.ts), or on a one-box host without those
+ * variables from an AWS profile's static keys (./profile.ts). `deps.credentials` may also be a function, read before each
  * request (for credentials that are refreshed in place).
  */
 import { sleep as defaultSleep } from '../../util/sleep.ts';
