@@ -48,6 +48,8 @@ export default $config({
       stateTable: storage.table.name,
       jobsQueueUrl: storage.queue.url,
       jobsDlqUrl: storage.dlq.url,
+      /** `relay test|activate|withdraw <id> --aws --sweeper-function <this>`. */
+      sweeperFunction: functions.sweeper.name,
       ...(deviceRelay ? { deviceRelay: deviceRelay.name } : {}),
     };
   },

@@ -1,6 +1,6 @@
-/** Sweeper Lambda (EventBridge schedule, every minute). All logic is in lib/. */
+/** Sweeper Lambda (EventBridge schedule, every minute; and `relay test|activate|withdraw --aws`). All logic is in lib/. */
 import { createAwsEngine } from '../lib/runtime/aws-engine.ts';
-import { createScheduledSweep } from '../lib/runtime/aws-sweeper.ts';
+import { createSweeperHandler } from '../lib/runtime/aws-sweeper.ts';
 
 const { engine, logger } = createAwsEngine();
-export const handler = createScheduledSweep(engine.sweeper, logger);
+export const handler = createSweeperHandler(engine, logger);

@@ -21,6 +21,7 @@ import { SqliteStateStore } from '../state/sqlite.ts';
 import { createDirectTransport } from '../transport/node-http.ts';
 import { sampleEvents } from './sample-event.ts';
 import { collectStatus, formatStatus } from './status.ts';
+import { invokeStageControl } from './stage-control.ts';
 import { activateSwitch, recordSwitchControl, testIntegration, withdrawSwitch } from './switch-controls.ts';
 
 const USAGE = `Usage: relay <command> [options]
@@ -47,9 +48,13 @@ Options:
   --keep            send-test: send only the attack_start (try relay drain, or watch the TTL)
   --json            status: machine-readable output
   --force           withdraw: restore even though incidents still hold the switch
-  --aws             status, drain, activate, withdraw: a deployed stage instead of the local files; needs --region, --table,
+  --aws             status, drain, test, activate, withdraw: a deployed stage instead of the local files; needs --region, --table,
                     --queue-url, --dlq-url (the stage's outputs; or AWS_REGION, RELAY_STATE_TABLE,
                     RELAY_QUEUE_URL, RELAY_DLQ_URL) and AWS credentials
+  --sweeper-function <name>
+                    test, activate, withdraw --aws: the stage output sweeperFunction (or RELAY_SWEEPER_FUNCTION); the stage's
+                    sweeper runs the command now with the stage's credentials (your credentials need lambda:InvokeFunction
+                    on it). Without it, activate and withdraw only record the intent for the stage's next sweep.
 `;
 
 function out(text: string) {
@@ -215,8 +220,19 @@ async function drain(values: Record<string, unknown>) {
 
 async function switchControl(command: 'test' | 'activate' | 'withdraw', integration: string | undefined, values: Record<string, unknown>) {
   if (!integration) throw new RelayError('usage', `relay ${command} needs the integration's id, e.g. relay ${command} edge-scrub`);
+  const sweeperFunction = (values['sweeper-function'] as string | undefined) ?? process.env.RELAY_SWEEPER_FUNCTION;
+  if (values.aws === true && sweeperFunction) {
+    // A deployed stage: its sweeper runs the command now, with the stage's credentials.
+    const region = (values.region as string | undefined) ?? process.env.AWS_REGION;
+    if (!region) throw new RelayError('usage', '--aws needs --region (or AWS_REGION): see the stage\'s sst deploy outputs');
+    const endpoint = process.env.RELAY_LAMBDA_ENDPOINT;
+    const answer = await invokeStageControl({ region, sweeperFunction, ...(endpoint ? { endpoint } : {}) }, command, integration, values.force === true);
+    for (const line of answer.lines) out(line);
+    if (!answer.ok) process.exitCode = 1;
+    return;
+  }
   if (values.aws === true && command === 'test') {
-    throw new RelayError('usage', 'relay test --aws is not offered: it would need the integration\'s secrets on this machine; the stage runs a health check on every Flowtriq test event (see its logs)');
+    throw new RelayError('usage', 'relay test --aws needs --sweeper-function (or RELAY_SWEEPER_FUNCTION): the stage output sweeperFunction; the stage\'s sweeper runs the health check with the stage\'s credentials');
   }
   const loaded = load(values.config as string | undefined);
   const { store, queue, aws } = await openStores(values, loaded);
@@ -225,6 +241,7 @@ async function switchControl(command: 'test' | 'activate' | 'withdraw', integrat
       // A deployed stage: record the intent in its table; its sweeper does the provider work.
       const recorded = await recordSwitchControl(store, loaded.config, command as 'activate' | 'withdraw', integration, Date.now(), { force: values.force === true });
       for (const line of recorded.lines) out(line);
+      out('(add --sweeper-function <the stage output sweeperFunction> to have the stage do it now and answer)');
       if (!recorded.ok) process.exitCode = 1;
       return;
     }
@@ -288,6 +305,7 @@ export async function main(argv: string[]): Promise<void> {
       table: { type: 'string' },
       'queue-url': { type: 'string' },
       'dlq-url': { type: 'string' },
+      'sweeper-function': { type: 'string' },
       force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

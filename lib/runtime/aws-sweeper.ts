@@ -7,6 +7,8 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { sweep, type SweepDeps, type SweepSummary } from '../engine/sweeper.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log/types.ts';
+import { isControlEvent, runControl, type ControlAnswer, type ControlEvent } from './aws-control.ts';
+import type { Engine } from './engine.ts';
 
 export class SweepFailedError extends RelayError {
   readonly summary: SweepSummary;
@@ -14,6 +16,20 @@ export class SweepFailedError extends RelayError {
     super('sweep_failed', `sweep failed for ${summary.errors.map((e) => e.integration).join(', ')}`);
     this.summary = summary;
   }
+}
+
+/**
+ * The sweeper's handler: a scheduled sweep, or (invoked by `relay … --aws`)
+ * a manual switch control (./aws-control.ts).
+ */
+export function createSweeperHandler(engine: Engine, logger: Logger) {
+  const scheduled = createScheduledSweep(engine.sweeper, logger);
+  return async (event: EventBridgeEvent<'Scheduled Event', unknown> | ControlEvent): Promise<SweepSummary | ControlAnswer> => {
+    if (!isControlEvent(event)) return scheduled(event as EventBridgeEvent<'Scheduled Event', unknown>);
+    const answer = await runControl(engine, event);
+    logger.info('manual control', { event: event as ControlEvent, ok: answer.ok, lines: answer.lines });
+    return answer;
+  };
 }
 
 export function createScheduledSweep(deps: SweepDeps, logger: Logger) {

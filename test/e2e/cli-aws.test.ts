@@ -1,9 +1,9 @@
 /**
- * `relay status|drain|activate|withdraw --aws` against a stage's resources:
+ * `relay status|drain|test|activate|withdraw --aws` against a stage's resources:
  * here DynamoDB Local and the SQS emulator (the AWS SDK honours
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +13,29 @@ import { describe, expect, inject, it } from 'vitest';
 import { createFifoQueues } from '../../lib/queue/sqs.ts';
 import { createTable } from '../../lib/state/dynamodb-table.ts';
 import { DynamoStateStore } from '../../lib/state/dynamodb.ts';
+import { parse as parseYaml } from 'yaml';
+import { parseConfig } from '../../lib/config/load.ts';
+import { silentLogger } from '../../lib/log/logger.ts';
+import { createSweeperHandler } from '../../lib/runtime/aws-sweeper.ts';
+import { buildEngine } from '../../lib/runtime/engine.ts';
+import { createDirectTransport } from '../../lib/transport/node-http.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig } from '../helpers/engines.ts';
+import { startLoopbackServer } from '../helpers/loopback-server.ts';
 
 const RELAY = join(import.meta.dirname, '..', '..', 'bin', 'relay.mjs');
+
+/** Runs the CLI without blocking this process (a loopback server here must answer it). */
+function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [RELAY, ...args], { ...options, timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolvePromise({ status, stdout, stderr }));
+  });
+}
 
 /** The environment and flags a CLI run against the local stage needs. */
 function stageCli(table: string, queueUrl: string, deadLetterQueueUrl: string) {
@@ -115,10 +135,68 @@ describe('relay CLI --aws', () => {
     expect(held?.holders).toEqual(['manual:scrub']);
     expect(off.stdout).toMatch(/^scrub: withdraw recorded/);
     expect(released?.holders).toEqual([]);
+    expect(on.stdout).toContain('add --sweeper-function');
     expect(test.status).toBe(2);
-    expect(test.stderr).toContain('relay test --aws is not offered');
+    expect(test.stderr).toContain('relay test --aws needs --sweeper-function (or RELAY_SWEEPER_FUNCTION)');
     dynamo.destroy();
     sqs.destroy();
+  }, 60_000);
+
+  it('with --sweeper-function, has the stage\'s sweeper run test / activate / withdraw now and prints its answer', async () => {
+    // Prepare: a stage (DynamoDB Local) and a loopback stand-in for the Lambda API that runs the
+    // sweeper's handler over the stage's engine, as the deployed function does.
+    const suffix = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    const dynamo = new DynamoDBClient(localClientConfig(inject('dynamodbEndpoint')));
+    const table = `cli-inv-${suffix}`;
+    await createTable(dynamo, table);
+    const configText = 'webhook:\n  secrets: [{ env: FLOWTRIQ_WEBHOOK_SECRET }]\nintegrations:\n  - id: scrub\n    type: dry-run\n    ttl: 2h\n    options: { kind: switch }\n';
+    const store = new DynamoStateStore({ client: dynamo, tableName: table });
+    const engine = buildEngine({ config: parseConfig(parseYaml(configText)), store, transport: createDirectTransport(), logger: silentLogger });
+    const handler = createSweeperHandler(engine, silentLogger);
+    const invocations: unknown[] = [];
+    const lambda = await startLoopbackServer((request, response) => {
+      const signed = new RegExp(`^AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/\\d{8}/${LOCAL_REGION}/lambda/aws4_request, `).test(String(request.headers.authorization));
+      if (request.method !== 'POST' || request.path !== '/2015-03-31/functions/relay-Sweeper/invocations' || !signed) {
+        return void response.writeHead(404, { 'x-amzn-errortype': 'ResourceNotFoundException' }).end('{"Message":"Function not found"}');
+      }
+      const event = JSON.parse(request.body) as unknown;
+      invocations.push(event);
+      void handler(event as never).then((answer) => response.writeHead(200).end(JSON.stringify(answer)));
+    });
+    const cwd = mkdtempSync(join(tmpdir(), 'relay-cli-aws-'));
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey, RELAY_LAMBDA_ENDPOINT: lambda.origin };
+    const run = (...command: string[]) => runCli([...command, '--aws', '--region', LOCAL_REGION, '--sweeper-function', 'relay-Sweeper'], { cwd, env });
+
+    // Act
+    const test = await run('test', 'scrub');
+    const on = await run('activate', 'scrub');
+    const [held] = await store.getBlocks([{ integration: 'scrub', key: '@switch' }]);
+    const off = await run('withdraw', 'scrub', '--force');
+    const [released] = await store.getBlocks([{ integration: 'scrub', key: '@switch' }]);
+    const unknown = await run('withdraw', 'nope');
+    const wrongFunction = await runCli(['test', 'scrub', '--aws', '--region', LOCAL_REGION, '--sweeper-function', 'other'], { cwd, env });
+
+    // Assess
+    expect(test.status, test.stderr).toBe(0);
+    expect(test.stdout).toMatch(/^scrub \(dry-run\): healthy/);
+    expect(on.status, on.stderr).toBe(0);
+    expect(on.stdout).toMatch(/^scrub: on \(manual hold until /);
+    expect(held).toMatchObject({ actual: 'present', holders: ['manual:scrub'] });
+    expect(off.status, off.stderr).toBe(0);
+    expect(off.stdout).toMatch(/^scrub: restored/);
+    expect(released === undefined || released.actual === 'absent').toBe(true);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stdout).toMatch(/nope/);
+    expect(wrongFunction.status).toBe(2);
+    expect(wrongFunction.stderr).toMatch(/^relay: invoking the stage's sweeper other failed: .*check --sweeper-function/);
+    expect(invocations).toEqual([
+      { relay: 'flowtriq-relay/control', command: 'test', integration: 'scrub' },
+      { relay: 'flowtriq-relay/control', command: 'activate', integration: 'scrub' },
+      { relay: 'flowtriq-relay/control', command: 'withdraw', integration: 'scrub', force: true },
+      { relay: 'flowtriq-relay/control', command: 'withdraw', integration: 'nope' },
+    ]);
+    await lambda.close();
+    dynamo.destroy();
   }, 60_000);
 
   it('says which stage outputs --aws needs', () => {

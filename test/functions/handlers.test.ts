@@ -22,7 +22,7 @@ import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-se
 
 type UrlHandler = (event: LambdaFunctionURLEvent, context: Context) => Promise<LambdaFunctionURLResult>;
 type WorkerHandler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-type SweepHandler = (event: EventBridgeEvent<'Scheduled Event', unknown>) => Promise<{ errors: unknown[] }>;
+type SweepHandler = (event: EventBridgeEvent<'Scheduled Event', unknown> | Record<string, unknown>) => Promise<{ errors?: unknown[]; ok?: boolean; lines?: string[] }>;
 type RelayHandler = (payload: unknown, context: Context) => Promise<{ ok: boolean; error?: { code: string } }>;
 
 let sqs: SQSClient;
@@ -55,6 +55,11 @@ beforeAll(async () => {
       '    type: webhook',
       `    options: { url: "${receiver.origin}/hook", allowInsecureHttp: true }`,
       '    secrets: { signingSecret: { sst: SiemSigningSecret } }',
+      // A switch no attack here matches, for the manual controls.
+      '  - id: scrub',
+      '    type: dry-run',
+      '    options: { kind: switch }',
+      '    match: { nodes: [no-such-node] }',
       '',
     ].join('\n'),
   );
@@ -220,6 +225,34 @@ describe('Lambda handlers', () => {
     const result = await webhook(urlEvent(body, { base64: true }), context);
     // Assess
     expect(status(result)).toBe(202);
+  });
+
+  it('runs relay test / activate / withdraw --aws sent to the sweeper, with the stage\'s own engine', async () => {
+    // Prepare
+    const control = (command: string, integration: string, extra: Record<string, unknown> = {}) =>
+      sweeper({ relay: 'flowtriq-relay/control', command, integration, ...extra });
+
+    // Act
+    const tested = await control('test', 'scrub');
+    const activated = await control('activate', 'scrub');
+    const again = await control('activate', 'scrub');
+    const withdrawn = await control('withdraw', 'scrub');
+    const unknown = await control('withdraw', 'nope');
+    const blocklist = await control('activate', 'siem');
+    const malformed = await sweeper({ relay: 'flowtriq-relay/control', command: 'rm -rf', integration: 'scrub' });
+
+    // Assess
+    expect(tested).toMatchObject({ ok: true, lines: [expect.stringMatching(/^scrub \(dry-run\): healthy/), expect.any(String)] });
+    expect(activated.ok).toBe(true);
+    expect(activated.lines?.[0]).toMatch(/^scrub: on \(manual hold until /);
+    expect(again.ok).toBe(true);
+    expect(withdrawn.ok).toBe(true);
+    expect(withdrawn.lines?.[0]).toMatch(/^scrub: restored/);
+    expect(unknown.ok).toBe(false);
+    expect(unknown.lines?.[0]).toMatch(/nope/);
+    expect(blocklist.ok).toBe(false);
+    expect(blocklist.lines?.[0]).toMatch(/siem/);
+    expect(malformed).toEqual({ ok: false, lines: [expect.stringMatching(/^not a valid control event: command: /)] });
   });
 
   it('has a device relay that refuses everything when no integration uses via: vpc', async () => {

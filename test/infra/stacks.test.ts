@@ -369,6 +369,7 @@ describe('full config: every feature on', () => {
     expect(e.outputs?.webhookUrl).toBe(`${computed(e, TYPES.functionUrl, 'WebhookUrl', 'functionUrl')}webhooks/flowtriq`);
     expect(e.outputs?.alarmTopic).toBe(computed(e, TYPES.topic, 'AlarmsTopic', 'arn'));
     expect(e.outputs?.deviceRelay).toBe(computed(e, TYPES.function, 'DeviceRelayFunction', 'name'));
+    expect(e.outputs?.sweeperFunction).toBe(computed(e, TYPES.function, 'SweeperFunction', 'name'));
   });
 });
 
