@@ -30,6 +30,7 @@ import {
   completeAdd,
   completeRemove,
   inFlight,
+  markAbsentBeforeWrite,
   markInFlight,
   planReconcile,
   rebaseFacts,
@@ -42,6 +43,7 @@ import type {
   BlockEntry,
   BlocklistProvider,
   EntryResult,
+  ProviderContext,
   SwitchActivation,
   SwitchContext,
   SwitchProvider,
@@ -381,10 +383,14 @@ export class Reconciler {
         const entry: BlockEntry = { ip: block.key, expiresAt: block.expiresAt, incidents: block.holders };
         if (block.ref !== undefined) entry.ref = block.ref;
         if (resumed.has(block.key)) entry.resumed = true;
+        if (block.foreign === false) entry.absentBeforeWrite = true;
         return entry;
       });
       const started = now();
-      const ctx = this.#ctx(logger, leaseSignal);
+      // The blocks as stored: the write-ahead below bumps their versions.
+      const current = new Map(chunk.map((block) => [block.key, block]));
+      const ctx: ProviderContext = this.#ctx(logger, leaseSignal);
+      if (op === 'add') ctx.beforeWrite = (ips) => this.#noteAbsentBeforeWrite(current, ips, summary);
       const outcomes = await this.#call(() => (op === 'add' ? provider.add(entries, ctx) : provider.remove(entries, ctx)));
       const latencyMs = now() - started;
       const byIp = new Map<string, EntryResult>();
@@ -392,7 +398,8 @@ export class Reconciler {
       let ok = 0;
       let deferred = 0;
       const errors: string[] = [];
-      for (const block of chunk) {
+      for (const original of chunk) {
+        const block = current.get(original.key) ?? original;
         const outcome = toOutcome(outcomes, byIp.get(block.key));
         if (outcome.ok) ok += 1;
         else if (outcome.deferred) deferred += 1;
@@ -529,6 +536,27 @@ export class Reconciler {
           record,
           detail: restore.summary,
         };
+    }
+  }
+
+  /**
+   * ProviderContext.beforeWrite: records durably that these addresses were
+   * absent just before the provider writes them. A block an intent changed
+   * meanwhile makes the call fail (retried), so nothing is written unrecorded.
+   */
+  async #noteAbsentBeforeWrite(current: Map<string, BlockRecord>, ips: string[], summary: ReconcileSummary): Promise<void> {
+    const { store, now } = this.#deps;
+    const targets = unique(ips).flatMap((ip) => current.get(ip) ?? []);
+    if (targets.length === 0) return;
+    const at = now();
+    const { conflicts } = await store.complete(targets.map((block) => markAbsentBeforeWrite(block, at)), at);
+    const lost = new Set(conflicts.map((c) => c.key));
+    for (const block of targets) {
+      if (!lost.has(block.key)) current.set(block.key, { ...inFlight(block, at), foreign: false });
+    }
+    if (conflicts.length > 0) {
+      summary.conflicts += conflicts.length;
+      throw new ProviderError(`${conflicts.length} block(s) changed while the call was being prepared; nothing was written, retried`, { retryable: true });
     }
   }
 

@@ -64,6 +64,9 @@ export interface BlockRecord extends BlockKey {
    * The device already listed the address under an entry the relay did not
    * add (the operator's): "present, not ours". The relay added nothing and
    * never removes it; letting go of the block only forgets it.
+   * false (while an add is in flight): the device did not list the address
+   * just before the relay wrote it (ProviderContext.beforeWrite), so after a
+   * crash, finding it present means the relay put it there.
    */
   foreign?: boolean;
   /** Switch kind: the original state saved by activate, restored by deactivate. */
@@ -106,7 +109,7 @@ export interface BlockCompletion extends BlockKey {
   expectVersion: number;
   actual: ActualState;
   ref?: string | null;
-  /** true: present, not ours; null clears it. */
+  /** true: present, not ours; false: absent just before the relay's write; null clears it. */
   foreign?: boolean | null;
   snapshot?: unknown;
   addedAt?: number | null;

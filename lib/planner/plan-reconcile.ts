@@ -102,6 +102,17 @@ export function markInFlight(block: BlockRecord, now: number, snapshot?: unknown
   return completion;
 }
 
+/**
+ * Write-ahead for devices whose entries carry no mark (ProviderContext.beforeWrite):
+ * the address was absent just before the relay wrote it (`foreign: false`),
+ * so after a crash, finding it present means the relay put it there. Kept
+ * through failed attempts (a timed-out write may still have landed); cleared
+ * by the next add or remove that completes.
+ */
+export function markAbsentBeforeWrite(block: BlockRecord, now: number): BlockCompletion {
+  return { ...markInFlight(block, now), foreign: false };
+}
+
 /** The record as it stands after `markInFlight` was stored. */
 export function inFlight(block: BlockRecord, now: number, snapshot?: unknown): BlockRecord {
   return {

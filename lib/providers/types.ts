@@ -39,6 +39,16 @@ import type { Transport } from '../transport/types.ts';
 export interface ProviderContext {
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * Blocklist `add` only, for devices whose entries carry no mark of their
+   * own (a WAF IP set): call it with the addresses about to be written that
+   * the device did not list when read, right before the write, and await
+   * it. The relay records them durably; if the call is then cut off (a
+   * crash), the retried entry carries `absentBeforeWrite`, so finding the
+   * address present means the relay put it there. Throws when the record
+   * could not be made (the batch is then retried; write nothing).
+   */
+  beforeWrite?: (ips: string[]) => Promise<void>;
 }
 
 export interface BlockEntry {
@@ -56,6 +66,12 @@ export interface BlockEntry {
    * step (pfSense's filter reload) commit even when nothing is left to write.
    */
   resumed?: boolean;
+  /**
+   * An earlier, cut-off add recorded (through `ctx.beforeWrite`) that the
+   * device did not list this address just before the relay wrote it: if it
+   * is present now, it is the relay's.
+   */
+  absentBeforeWrite?: boolean;
 }
 
 /** One entry of the device's list, as `list` reports it. */

@@ -189,7 +189,7 @@ function toBlock(item: Item): BlockRecord {
     updatedAt: a.updatedAt as number,
   };
   if (a.ref !== undefined) block.ref = a.ref as string;
-  if (a.foreign === true) block.foreign = true;
+  if (typeof a.foreign === 'boolean') block.foreign = a.foreign;
   if (a.snapshot !== undefined) block.snapshot = JSON.parse(a.snapshot as string) as unknown;
   if (a.addedAt !== undefined) block.addedAt = a.addedAt as number;
   if (a.dueAt !== undefined) block.dueAt = a.dueAt as number;
@@ -673,7 +673,7 @@ export class DynamoStateStore implements StateStore {
     assign('updatedAt', now);
     assign('lastError', c.lastError);
     if (c.ref !== undefined) assign('ref', c.ref);
-    if (c.foreign !== undefined) assign('foreign', c.foreign ? true : null);
+    if (c.foreign !== undefined) assign('foreign', c.foreign);
     if (c.snapshot !== undefined) assign('snapshot', c.snapshot === null ? null : JSON.stringify(c.snapshot));
     if (c.addedAt !== undefined) assign('addedAt', c.addedAt);
     assign('dueAt', c.dueAt);

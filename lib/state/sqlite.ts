@@ -270,7 +270,7 @@ export class SqliteStateStore implements StateStore {
             setRef: done.ref === undefined ? 0 : 1,
             ref: done.ref ?? null,
             setForeign: done.foreign === undefined ? 0 : 1,
-            foreign: done.foreign ? 1 : null,
+            foreign: done.foreign === true ? 1 : done.foreign === false ? 0 : null,
             setSnapshot: done.snapshot === undefined ? 0 : 1,
             snapshot: encodeJson(done.snapshot),
             setAddedAt: done.addedAt === undefined ? 0 : 1,
@@ -415,7 +415,8 @@ function toBlock(row: BlockRow): BlockRecord {
     updatedAt: row.updated_at,
   };
   if (row.ref !== null) block.ref = row.ref;
-  if (row.foreign_entry) block.foreign = true;
+  if (row.foreign_entry === 1) block.foreign = true;
+  else if (row.foreign_entry === 0) block.foreign = false;
   if (row.snapshot !== null) block.snapshot = JSON.parse(row.snapshot);
   if (row.added_at !== null) block.addedAt = row.added_at;
   if (row.due_at !== null) block.dueAt = row.due_at;

@@ -672,6 +672,27 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
         expect(read.foreign ?? undefined).toBeUndefined();
       });
 
+      it('records "absent just before the relay wrote it" (foreign false) apart from unknown, until an outcome clears it', async () => {
+        // Prepare
+        const integration = uid('waf');
+        const ip = '45.0.0.10';
+        await store.hold([intent(uid('inc'), integration, ip)], T0);
+        const read = await block(integration, ip);
+
+        // Act: the write-ahead, a failed attempt that leaves it out, then the add that lands.
+        await store.complete([completion(read, { actual: 'unknown', foreign: false, lastAttemptAt: T0 + 1 })], T0 + 1);
+        const noted = await block(integration, ip);
+        await store.complete([completion(noted, { actual: 'unknown', lastError: 'timed out', attempts: 1, lastAttemptAt: T0 + 2 })], T0 + 2);
+        const afterFailure = await block(integration, ip);
+        await store.complete([completion(afterFailure, { actual: 'present', foreign: null, dueAt: T0 + HOUR, lastAttemptAt: T0 + 3 })], T0 + 3);
+        const added = await block(integration, ip);
+
+        // Assess
+        expect(noted.foreign).toBe(false);
+        expect(afterFailure.foreign).toBe(false);
+        expect(added.foreign ?? undefined).toBeUndefined();
+      });
+
       it('round-trips a nested JSON snapshot', async () => {
         // Prepare
         const integration = uid('switch');

@@ -125,4 +125,35 @@ describe('aws-waf-ipset through the one-box relay', () => {
     expect(first.sim.ipSetState(IPSET_ID).Addresses).toEqual([]);
     expect(first.sim.counters.staleLockWrites).toBe(0);
   }, 60_000);
+
+  it('ownership shared: a crash right after UpdateIPSet and a restart: the relay still knows the addresses it wrote, removes exactly them and keeps the operator\'s', async () => {
+    // Prepare: the first process dies right after writing the set; the set also holds the operator's range and one attacker address.
+    let crashed = false;
+    const first = await setup({
+      checkpoint: (point) => {
+        if (point === 'after-provider' && !crashed) {
+          crashed = true;
+          throw new Error('simulated crash after the provider call');
+        }
+      },
+    });
+    const [a, b, listed] = publicIps(3, 64) as [string, string, string];
+    first.sim.adminEditIpSet(IPSET_ID, (addresses) => [...addresses, `${listed}/32`]);
+
+    // Act
+    await first.send(attackEvent({ type: 'attack_start', uuid: 'inc-1', at: Date.now(), ips: [a, b, listed] }));
+    await first.relay.stop();
+    const restarted = await setup({ sim: first.sim, dir: first.dir });
+    const afterRestart = [...first.sim.ipSetState(IPSET_ID).Addresses].sort();
+    const status = await restarted.relay.engine.worker.store.listBlocks({ integration: 'waf' });
+    await restarted.send(attackEvent({ type: 'attack_end', uuid: 'inc-1', at: Date.now() + 1 }));
+
+    // Assess
+    expect(crashed).toBe(true);
+    expect(afterRestart).toEqual(['192.0.2.0/24', `${a}/32`, `${b}/32`, `${listed}/32`].sort());
+    // The relay's own two are claimed as its own after the restart; the operator's stays "present, not ours".
+    expect(Object.fromEntries(status.map((block) => [block.key, block.foreign === true]))).toEqual({ [a]: false, [b]: false, [listed]: true });
+    expect([...first.sim.ipSetState(IPSET_ID).Addresses].sort()).toEqual(['192.0.2.0/24', `${listed}/32`].sort());
+    expect(first.sim.counters.staleLockWrites).toBe(0);
+  }, 60_000);
 });

@@ -379,3 +379,69 @@ describe('Reconciler: deferred commits and wake-ups', () => {
     expect(fw.calls).toHaveLength(1);
   });
 });
+
+/** A device whose entries carry no mark: it asks the relay to record what it is about to write (ProviderContext.beforeWrite). */
+class UnmarkedBlocklist extends MemoryBlocklist {
+  /** Runs between the relay's in-flight mark and the write-ahead (e.g. an intent arriving meanwhile). */
+  beforeNote: (() => Promise<void>) | undefined;
+  /** Fails the call right after the write-ahead, as a crash or a lost answer would. */
+  failAfterNote = false;
+  readonly seen: BlockEntry[][] = [];
+
+  override async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
+    this.seen.push(entries.map((entry) => ({ ...entry })));
+    await this.beforeNote?.();
+    await ctx.beforeWrite?.(entries.filter((entry) => !this.device.has(entry.ip)).map((entry) => entry.ip));
+    const results = await super.add(entries, ctx);
+    if (this.failAfterNote) throw new ProviderError('the answer was lost', { retryable: true });
+    return results;
+  }
+}
+
+describe('Reconciler: write-ahead for devices without entry marks', () => {
+  it('records "absent just before the write" durably; a cut-off call passes it on to the retry, and the outcome clears it', async () => {
+    // Prepare
+    const fw = new UnmarkedBlocklist('fw');
+    fw.failAfterNote = true;
+    const { reconciler, hold, store, clock } = setup(fw);
+    const [ip] = publicIps(1) as [string];
+    await hold('inc-1', [ip]);
+
+    // Act
+    await reconciler.reconcile('fw');
+    const [afterCutOff] = await store.getBlocks([{ integration: 'fw', key: ip }]);
+    fw.failAfterNote = false;
+    clock.advance(RETRY_MAX_MS);
+    await reconciler.reconcile('fw');
+    const [afterRetry] = await store.getBlocks([{ integration: 'fw', key: ip }]);
+
+    // Assess
+    expect(afterCutOff).toMatchObject({ actual: 'unknown', foreign: false, attempts: 1 });
+    expect(fw.seen[1]).toEqual([expect.objectContaining({ ip, resumed: true, absentBeforeWrite: true })]);
+    expect(afterRetry?.actual).toBe('present');
+    expect(afterRetry?.foreign ?? undefined).toBeUndefined();
+  });
+
+  it('writes nothing when an intent changed the block before the write-ahead, and writes in the next round', async () => {
+    // Prepare: a second incident holds the same address just as the device is about to be written.
+    const fw = new UnmarkedBlocklist('fw');
+    const { reconciler, hold, store } = setup(fw);
+    const [ip] = publicIps(1) as [string];
+    await hold('inc-1', [ip]);
+    fw.beforeNote = async () => {
+      fw.beforeNote = undefined;
+      await hold('inc-2', [ip]);
+    };
+
+    // Act
+    const summary = await reconciler.reconcile('fw');
+    const [block] = await store.getBlocks([{ integration: 'fw', key: ip }]);
+
+    // Assess: the provider was asked twice but wrote once, in the round after the conflict.
+    expect(summary.conflicts).toBeGreaterThan(0);
+    expect(fw.seen).toHaveLength(2);
+    expect(fw.calls.filter((call) => call.op === 'add')).toHaveLength(1);
+    expect(block).toMatchObject({ actual: 'present', holders: ['inc-1', 'inc-2'] });
+    expect(fw.duplicateAdds).toBe(0);
+  });
+});

@@ -14,9 +14,12 @@
  * Ownership (lib/providers/types.ts): an IP set entry carries no
  * description, so the relay cannot mark its entries. With `ownership:
  * shared` (default) an address already in the set when the relay adds it is
- * answered `{ ok: true, foreign: true }` and never removed, unless this
- * process itself wrote it (a retry after an unclear answer); `list()`
- * reports `owned` only for addresses this process added. With `ownership:
+ * answered `{ ok: true, foreign: true }` and never removed, unless the
+ * relay itself wrote it: before every write the addresses it adds that the
+ * set did not list are recorded durably (`ctx.beforeWrite`), so an add cut
+ * off by a crash after UpdateIPSet finds them present with
+ * `absentBeforeWrite` and claims them. `list()` reports `owned` for
+ * addresses this process added or claimed. With `ownership:
  * dedicated` the operator declares the set the relay's alone: every host
  * entry is the relay's (`owned: true`), so drift repair can clean up after
  * a crash.
@@ -135,10 +138,12 @@ export class AwsWafIpSetProvider implements BlocklistProvider {
   async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
     const op = this.#op(ctx);
     const targets = entries.map((entry) => toTarget(entry.ip));
-    return this.#update(op, (set) => {
+    return this.#update(op, ctx.beforeWrite, (set) => {
       const present = indexAddresses(set.IPSet.Addresses);
       const results = new Map<number, EntryResult>();
       const additions: string[] = [];
+      const additionIps: string[] = [];
+      const reclaimed: string[] = [];
       let count = set.IPSet.Addresses.length;
       const family = set.IPSet.IPAddressVersion === 'IPV4' ? 4 : 6;
       targets.forEach((target, index) => {
@@ -156,7 +161,10 @@ export class AwsWafIpSetProvider implements BlocklistProvider {
           return;
         }
         if (present.has(target.key) || additions.includes(target.key)) {
-          const ours = this.#o.ownership === 'dedicated' || this.#ours.has(target.key) || additions.includes(target.key);
+          // absentBeforeWrite: an earlier, cut-off add recorded it absent just before writing it.
+          const ours =
+            this.#o.ownership === 'dedicated' || this.#ours.has(target.key) || additions.includes(target.key) || entries[index]!.absentBeforeWrite === true;
+          if (ours && present.has(target.key)) reclaimed.push(target.key);
           results.set(index, { ip, ok: true, ...(ours ? {} : { foreign: true as const }) });
           return;
         }
@@ -172,12 +180,14 @@ export class AwsWafIpSetProvider implements BlocklistProvider {
         }
         count += 1;
         additions.push(target.key);
+        additionIps.push(ip);
         results.set(index, { ip, ok: true });
       });
       return {
         addresses: additions.length === 0 ? undefined : [...set.IPSet.Addresses, ...additions],
+        absent: additionIps,
         done: () => {
-          for (const key of additions) this.#ours.add(key);
+          for (const key of [...additions, ...reclaimed]) this.#ours.add(key);
           return entries.map((_, index) => results.get(index)!);
         },
       };
@@ -187,7 +197,7 @@ export class AwsWafIpSetProvider implements BlocklistProvider {
   async remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
     const op = this.#op(ctx);
     const targets = entries.map((entry) => toTarget(entry.ip));
-    return this.#update(op, (set) => {
+    return this.#update(op, undefined, (set) => {
       const drop = new Set<string>();
       const results: EntryResult[] = targets.map((target, index) => {
         const ip = entries[index]!.ip;
@@ -262,16 +272,21 @@ export class AwsWafIpSetProvider implements BlocklistProvider {
   /**
    * Read → compute → write with the read's LockToken; on
    * WAFOptimisticLockException read and compute again. `compute` returns the
-   * new address list, or undefined when nothing changes (no write).
+   * new address list, or undefined when nothing changes (no write), and the
+   * addresses it adds that the set did not list (`absent`), which
+   * `beforeWrite` records durably before the write: entries carry no mark,
+   * so after a crash that record is what tells the relay's from the operator's.
    */
   async #update(
     op: AwsOp,
-    compute: (set: IpSet) => { addresses: string[] | undefined; done: () => EntryResult[] },
+    beforeWrite: ((ips: string[]) => Promise<void>) | undefined,
+    compute: (set: IpSet) => { addresses: string[] | undefined; absent?: string[]; done: () => EntryResult[] },
   ): Promise<EntryResult[]> {
     for (let attempt = 1; ; attempt += 1) {
       const set = await this.#get(op);
       const plan = compute(set);
       if (plan.addresses === undefined) return plan.done();
+      if (beforeWrite !== undefined && plan.absent !== undefined && plan.absent.length > 0) await beforeWrite(plan.absent);
       await this.#o.spacer.reserve(this.#o.spacerKey, this.#o.writeIntervalMs, this.#o.now, this.#o.sleep, op.signal);
       try {
         await this.#o.client.call(

@@ -211,6 +211,49 @@ describe('aws-waf-ipset: ownership and errors', () => {
     expect(listed).toEqual([{ ip: '203.0.113.7', owned: true }]);
   });
 
+  it('records the addresses it is about to add, before UpdateIPSet, and only those the set did not list', async () => {
+    // Prepare
+    const { simulator, provider, ctx } = withSet({}, { addresses: ['192.0.2.10/32', '203.0.113.9/32'] });
+    const notes: { ips: string[]; writesBefore: number }[] = [];
+    ctx.beforeWrite = async (ips) => void notes.push({ ips, writesBefore: simulator.counters.writes });
+
+    // Act
+    await provider.add([entry('203.0.113.7'), entry('203.0.113.9'), entry('203.0.113.8')], ctx);
+    await provider.add([entry('203.0.113.7')], ctx);
+
+    // Assess: one note, before the one write; nothing noted when nothing is written.
+    expect(notes).toEqual([{ ips: ['203.0.113.7', '203.0.113.8'], writesBefore: 0 }]);
+    expect(simulator.counters.writes).toBe(1);
+  });
+
+  it('writes nothing when the record before the write fails', async () => {
+    // Prepare
+    const { simulator, provider, ctx } = withSet();
+    ctx.beforeWrite = async () => {
+      throw new ProviderError('state changed meanwhile', { retryable: true });
+    };
+
+    // Act / Assess
+    await expect(provider.add([entry('203.0.113.7')], ctx)).rejects.toThrow('state changed meanwhile');
+    expect(simulator.counters.writes).toBe(0);
+  });
+
+  it('shared, after a crash: an address present now that was recorded absent before the relay wrote it is the relay\'s', async () => {
+    // Prepare: a fresh process (nothing in memory) finds its own earlier write and an operator entry.
+    const { provider, ctx } = withSet({}, { addresses: ['192.0.2.10/32', '203.0.113.7/32'] });
+
+    // Act
+    const added = await provider.add([{ ...entry('203.0.113.7'), resumed: true, absentBeforeWrite: true }, { ...entry('192.0.2.10'), resumed: true }], ctx);
+    const listed = await provider.list(ctx);
+
+    // Assess
+    expect(added).toEqual([{ ip: '203.0.113.7', ok: true }, { ip: '192.0.2.10', ok: true, foreign: true }]);
+    expect(listed).toEqual([
+      { ip: '192.0.2.10', owned: false },
+      { ip: '203.0.113.7', owned: true },
+    ]);
+  });
+
   it('shared: list() marks owned only what this process added', async () => {
     // Prepare
     const { provider, ctx } = withSet({}, { addresses: ['192.0.2.10/32'] });
