@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FlowtriqEvent } from '../event/types.ts';
+import { SAMPLE_INCIDENT_PREFIX } from '../model/types.ts';
 
 /**
  * Sample source addresses for `relay send-test`: public unicast space outside
@@ -14,7 +15,7 @@ export function sampleEvents(options: { ips: number; now: number; nodeIp?: strin
   start: FlowtriqEvent;
   end: (at: number) => FlowtriqEvent;
 } {
-  const uuid = randomUUID();
+  const uuid = `${SAMPLE_INCIDENT_PREFIX}${randomUUID()}`;
   const incident = {
     id: 0,
     uuid,

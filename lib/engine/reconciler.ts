@@ -43,6 +43,7 @@ import type {
   BlockEntry,
   BlocklistProvider,
   EntryResult,
+  IncidentFacts,
   ProviderContext,
   SwitchActivation,
   SwitchContext,
@@ -50,7 +51,7 @@ import type {
   SwitchSnapshot,
 } from '../providers/types.ts';
 import { switchRecord } from '../planner/plan-switch.ts';
-import type { BlockCompletion, BlockRecord, SwitchRecord } from '../model/types.ts';
+import { SAMPLE_INCIDENT_PREFIX, type BlockCompletion, type BlockRecord, type SwitchRecord } from '../model/types.ts';
 import type { EngineDeps } from './types.ts';
 
 export interface ReconcilerOptions {
@@ -389,7 +390,7 @@ export class Reconciler {
       const started = now();
       // The blocks as stored: the write-ahead below bumps their versions.
       const current = new Map(chunk.map((block) => [block.key, block]));
-      const ctx: ProviderContext = this.#ctx(logger, leaseSignal);
+      const ctx: ProviderContext = { ...this.#ctx(logger, leaseSignal), incident: (uuid) => this.#incidentFacts(uuid) };
       if (op === 'add') ctx.beforeWrite = (ips) => this.#noteAbsentBeforeWrite(current, ips, summary);
       const outcomes = await this.#call(() => (op === 'add' ? provider.add(entries, ctx) : provider.remove(entries, ctx)));
       const latencyMs = now() - started;
@@ -537,6 +538,20 @@ export class Reconciler {
           detail: restore.summary,
         };
     }
+  }
+
+  /** ProviderContext.incident: the facts of an incident, as Flowtriq sent them. */
+  async #incidentFacts(uuid: string): Promise<IncidentFacts | undefined> {
+    const record = await this.#deps.store.getIncident(uuid);
+    if (record === undefined) return undefined;
+    const facts: IncidentFacts = { uuid: record.uuid, status: record.status, sample: record.uuid.startsWith(SAMPLE_INCIDENT_PREFIX) };
+    if (record.family !== undefined) facts.family = record.family;
+    if (record.severity !== undefined) facts.severity = record.severity;
+    if (record.startedAt !== undefined) facts.startedAt = record.startedAt;
+    if (record.endedAt !== undefined) facts.endedAt = record.endedAt;
+    if (record.peakPps !== undefined) facts.peakPps = record.peakPps;
+    if (record.peakBps !== undefined) facts.peakBps = record.peakBps;
+    return facts;
   }
 
   /**

@@ -33,6 +33,9 @@ export interface IncidentRecord {
   spoofed?: boolean;
   startedAt?: string;
   endedAt?: string;
+  /** Highest packet and bit rates the incident's events reported. */
+  peakPps?: number;
+  peakBps?: number;
   /** Epoch ms of the newest event applied; an older event never undoes it. */
   lastEventAt: number;
   lastEventType: string;
@@ -41,6 +44,13 @@ export interface IncidentRecord {
 }
 
 export type BlockKind = 'ip' | 'switch';
+
+/**
+ * Incident uuids of `relay send-test`'s sample attacks start with this: their
+ * addresses are really pushed to blocklists (with --yes) but never reported
+ * anywhere a report cannot be taken back (AbuseIPDB).
+ */
+export const SAMPLE_INCIDENT_PREFIX = 'send-test-';
 
 /** The key of a switch integration's single activation block. */
 export const SWITCH_KEY = '@switch';

@@ -64,7 +64,7 @@ function planHolds(input: PlanEventInput, record: IncidentRecord): ApplyPlan {
       if (input.heldSwitches?.has(integration.id)) continue;
       hold.push({ integration: integration.id, key: SWITCH_KEY, kind: 'switch', incident: record.uuid, expiresAt });
     } else if (!ipBlockingSkipped) {
-      for (const ip of input.ips) {
+      for (const ip of integration.maxIps === undefined ? input.ips : input.ips.slice(0, integration.maxIps)) {
         hold.push({ integration: integration.id, key: ip, kind: 'ip', incident: record.uuid, expiresAt });
       }
     }
@@ -96,6 +96,9 @@ function nextIncident(
   if (incident.attack_family !== undefined) record.family = incident.attack_family;
   if (incident.severity !== undefined) record.severity = incident.severity;
   if (incident.started_at !== undefined) record.startedAt = incident.started_at;
+  // Peaks only grow: an end event without them keeps what the start reported.
+  if (incident.peak_pps !== undefined) record.peakPps = Math.max(incident.peak_pps, previous?.peakPps ?? 0);
+  if (incident.peak_bps !== undefined) record.peakBps = Math.max(incident.peak_bps, previous?.peakBps ?? 0);
   if (event.node) {
     const node: NonNullable<IncidentRecord['node']> = { ...previous?.node };
     if (event.node.id !== undefined) node.id = event.node.id;

@@ -11,6 +11,8 @@ export interface IntegrationView {
   kind: 'blocklist' | 'switch';
   match: MatchRules;
   ttlMs: number;
+  /** Blocklists: hold only the first N selected addresses of each event (BlocklistProvider.maxIpsPerEvent). */
+  maxIps?: number;
 }
 
 export interface SkippedIp {

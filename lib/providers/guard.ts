@@ -50,6 +50,9 @@ class GuardedBlocklistProvider implements BlocklistProvider {
   get maxBatch(): number {
     return this.#inner.maxBatch;
   }
+  get maxIpsPerEvent(): number | undefined {
+    return this.#inner.maxIpsPerEvent;
+  }
 
   async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
     const results: Array<EntryResult | undefined> = [];

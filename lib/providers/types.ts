@@ -49,6 +49,27 @@ export interface ProviderContext {
    * could not be made (the batch is then retried; write nothing).
    */
   beforeWrite?: (ips: string[]) => Promise<void>;
+  /**
+   * Blocklist calls: what the relay knows of an incident (for providers that
+   * describe it, e.g. an abuse report's comment); undefined when unknown.
+   */
+  incident?: (uuid: string) => Promise<IncidentFacts | undefined>;
+}
+
+/** An incident as providers may see it: the facts Flowtriq sent, nothing of the relay's bookkeeping. */
+export interface IncidentFacts {
+  uuid: string;
+  status: 'active' | 'ended';
+  family?: string;
+  severity?: string;
+  /** ISO times from Flowtriq. */
+  startedAt?: string;
+  endedAt?: string;
+  /** Highest packet and bit rates any event of the incident reported. */
+  peakPps?: number;
+  peakBps?: number;
+  /** A sample incident of `relay send-test` (never reported anywhere). */
+  sample: boolean;
 }
 
 export interface BlockEntry {
@@ -118,6 +139,12 @@ export interface BlocklistProvider {
   readonly type: string;
   /** Largest batch the reconciler should pass to one add/remove call. */
   readonly maxBatch: number;
+  /**
+   * Most addresses one event of an incident may hold on this integration:
+   * its first N, ranked as selected (highest confidence, then count). For
+   * providers that act on an incident's top attackers only (abuse reports).
+   */
+  readonly maxIpsPerEvent?: number;
   /** One result per entry. Throw ProviderError when the whole batch failed. */
   add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;
   remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;

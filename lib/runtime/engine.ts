@@ -79,12 +79,17 @@ export function buildProviders(
 export function integrationViews(config: RelayConfig, providers: ReadonlyMap<string, Provider>): IntegrationView[] {
   return config.integrations
     .filter((integration) => integration.enabled && providers.has(integration.id))
-    .map((integration) => ({
-      id: integration.id,
-      kind: providers.get(integration.id)!.kind,
-      match: integration.match,
-      ttlMs: integration.ttl,
-    }));
+    .map((integration) => {
+      const provider = providers.get(integration.id)!;
+      const maxIps = provider.kind === 'blocklist' ? provider.maxIpsPerEvent : undefined;
+      return {
+        id: integration.id,
+        kind: provider.kind,
+        match: integration.match,
+        ttlMs: integration.ttl,
+        ...(maxIps !== undefined ? { maxIps } : {}),
+      };
+    });
 }
 
 export function buildEngine(options: EngineOptions): Engine {

@@ -72,7 +72,7 @@ describe('sampleEvents', () => {
     expect(endEvent.event_type).toBe('attack_end');
     expect(endEvent.timestamp).toBe(new Date(endAt).toISOString());
     expect(endEvent.incident?.uuid).toBe(start.incident?.uuid);
-    expect(endEvent.incident?.uuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(endEvent.incident?.uuid).toMatch(/^send-test-[0-9a-f-]{36}$/);
   });
 
   it('uses a fresh incident uuid for every sample', () => {

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Reconciler } from '../../lib/engine/reconciler.ts';
 import { RETRY_MAX_MS } from '../../lib/planner/backoff.ts';
 import { ProviderError } from '../../lib/providers/errors.ts';
-import type { BlockEntry, EntryResult, ProviderContext } from '../../lib/providers/types.ts';
+import type { BlockEntry, EntryResult, IncidentFacts, ProviderContext } from '../../lib/providers/types.ts';
 import { SqliteStateStore } from '../../lib/state/sqlite.ts';
-import type { HoldIntent } from '../../lib/model/types.ts';
+import { SAMPLE_INCIDENT_PREFIX, type HoldIntent } from '../../lib/model/types.ts';
 import { ManualClock } from '../helpers/clock.ts';
 import { publicIps } from '../helpers/events.ts';
 import { MemoryBlocklist } from '../helpers/memory-provider.ts';
@@ -443,5 +443,35 @@ describe('Reconciler: write-ahead for devices without entry marks', () => {
     expect(fw.calls.filter((call) => call.op === 'add')).toHaveLength(1);
     expect(block).toMatchObject({ actual: 'present', holders: ['inc-1', 'inc-2'] });
     expect(fw.duplicateAdds).toBe(0);
+  });
+});
+
+describe('Reconciler: incident facts for providers that describe incidents', () => {
+  it('lets a provider look up the incident of a block, with the sample flag of relay send-test', async () => {
+    // Prepare
+    const seen: (IncidentFacts | undefined)[] = [];
+    class Describing extends MemoryBlocklist {
+      override async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
+        for (const entry of entries) seen.push(await ctx.incident?.(entry.incidents[0]!));
+        return super.add(entries, ctx);
+      }
+    }
+    const fw = new Describing('fw');
+    const { reconciler, hold, store, clock } = setup(fw);
+    const [a, b] = publicIps(2) as [string, string];
+    const base = { status: 'active' as const, lastEventAt: clock.now(), lastEventType: 'attack_start', firstSeenAt: clock.now(), updatedAt: clock.now() };
+    await store.putIncident({ ...base, uuid: 'inc-1', family: 'udp_flood', severity: 'high', startedAt: '2026-12-04T10:00:00Z', peakPps: 120_000, node: { name: 'web-1', ip: '203.0.113.10' } });
+    await store.putIncident({ ...base, uuid: `${SAMPLE_INCIDENT_PREFIX}x` });
+    await hold('inc-1', [a]);
+    await hold(`${SAMPLE_INCIDENT_PREFIX}x`, [b]);
+
+    // Act
+    await reconciler.reconcile('fw');
+
+    // Assess: the facts Flowtriq sent, nothing of the node.
+    expect(seen).toEqual([
+      { uuid: 'inc-1', status: 'active', family: 'udp_flood', severity: 'high', startedAt: '2026-12-04T10:00:00Z', peakPps: 120_000, sample: false },
+      { uuid: `${SAMPLE_INCIDENT_PREFIX}x`, status: 'active', sample: true },
+    ]);
   });
 });

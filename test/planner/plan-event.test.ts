@@ -61,6 +61,31 @@ describe('planEvent', () => {
     });
   });
 
+  it('holds only the first N selected addresses on an integration that takes an incident\'s top attackers', () => {
+    // Prepare
+    const event = attackEvent({ type: 'attack_start', uuid: 'inc-1', at: T0 });
+    const reporter: IntegrationView = { id: 'abuse', kind: 'blocklist', match: {}, ttlMs: HOUR, maxIps: 2 };
+    // Act
+    const plan = apply(planEvent({ event, incident: undefined, integrations: [reporter, blocklist], ips: ['45.0.0.1', '45.0.0.2', '45.0.0.3'], now: T0 }));
+    // Assess
+    expect(plan.hold.filter((h) => h.integration === 'abuse').map((h) => h.key)).toEqual(['45.0.0.1', '45.0.0.2']);
+    expect(plan.hold.filter((h) => h.integration === 'fw')).toHaveLength(3);
+  });
+
+  it('keeps the highest peak rates any event of the incident reported', () => {
+    // Prepare: the start reports the peaks, the update a lower pps, the end none.
+    const start = fixture('attack_start_with_sources');
+    const update = { ...start, event_type: 'attack_update' as const, timestamp: new Date(T0 + 60_000).toISOString(), incident: { ...start.incident!, peak_pps: 1, peak_bps: 9e12 } };
+    const end = { event_type: 'attack_end' as const, timestamp: new Date(T0 + 120_000).toISOString(), incident: { uuid: start.incident!.uuid } };
+    // Act
+    const first = apply(planEvent({ event: start, incident: undefined, integrations: [], ips: [], now: T0 })).incident;
+    const second = apply(planEvent({ event: update, incident: first, integrations: [], ips: [], now: T0 + 60_000 })).incident;
+    const last = apply(planEvent({ event: end, incident: second, integrations: [], ips: [], now: T0 + 120_000 })).incident;
+    // Assess
+    expect(first.peakPps).toBe(910_000);
+    expect(last).toMatchObject({ peakPps: 910_000, peakBps: 9e12, status: 'ended' });
+  });
+
   it('holds a switch integration once, needing no attacker IPs', () => {
     // Prepare
     const event = attackEvent({ type: 'attack_start', uuid: 'inc-1', at: T0, severity: 'critical' });
