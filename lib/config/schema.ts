@@ -12,6 +12,8 @@ import { hetznerRobotOptionsSchema, hetznerRobotSecretsSchema } from '../provide
 import { ovhOptionsSchema, ovhSecretsSchema } from '../providers/ovh/config.ts';
 
 export { secretRefSchema, type SecretRef } from './secret-ref.ts';
+export { deviceTlsSchema } from './device-tls.ts';
+import { deviceTlsSchema } from './device-tls.ts';
 import { secretRefSchema } from './secret-ref.ts';
 
 const integrationId = z
@@ -108,22 +110,6 @@ export const webhookIntegrationSchema = z
   })
   .strict()
   .describe('POSTs signed JSON block/unblock events to any HTTPS URL.');
-
-/** How the relay verifies a device's HTTPS certificate. Verification is on unless explicitly skipped. */
-export const deviceTlsSchema = z
-  .object({
-    caFile: z.string().min(1).optional().describe('PEM CA bundle that signed the device certificate.'),
-    pinSha256: z
-      .string()
-      .regex(/^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$|^[A-Za-z0-9+/_-]{43}=?$/, 'must be the SHA-256 of the certificate: 64 hex digits (colons allowed) or base64')
-      .optional()
-      .describe("Trust exactly this certificate (SHA-256 of its DER bytes), e.g. a self-signed appliance certificate."),
-    insecureSkipVerify: z
-      .boolean()
-      .default(false)
-      .describe('Do not verify the certificate at all. Only for a lab; prefer caFile or pinSha256.'),
-  })
-  .strict();
 
 const deviceUrl = z
   .url({ protocol: /^https?$/, error: 'must be an absolute URL such as https://10.0.0.1' })
