@@ -119,6 +119,7 @@ export function loadDeploymentConfig(root: string, env: NodeJS.ProcessEnv = proc
   }
   const file = loaded.file;
   const config = loaded.config;
+  rejectHostIntegrations(file, config);
   const references = secretReferences(config);
   rejectEnvironmentReferences(file, references);
   const secrets = secretSpecs(file, references);
@@ -212,6 +213,18 @@ function isAwsType(type: string): boolean {
 
 function integrationSecrets(integration: IntegrationConfig): Record<string, SecretRef | undefined> {
   return 'secrets' in integration ? (integration.secrets as Record<string, SecretRef | undefined>) : {};
+}
+
+/** Integrations that act on the host the relay runs on: a Lambda function has none to protect. */
+const HOST_TYPES = new Set(['nftables', 'ipset']);
+
+function rejectHostIntegrations(file: string, config: RelayConfig): void {
+  const lines = config.integrations.flatMap((integration, index) =>
+    integration.enabled && HOST_TYPES.has(integration.type)
+      ? [`  - integrations[${index}] (${integration.id}): type ${integration.type} changes the firewall of the host the relay runs on, and a Lambda function protects no host; run it on a one-box relay on the protected host, or set enabled: false here`]
+      : [],
+  );
+  if (lines.length > 0) throw new DeploymentConfigError(`${file} cannot be deployed to AWS:\n${lines.join('\n')}`);
 }
 
 function rejectEnvironmentReferences(file: string, refs: SecretReference[]): void {

@@ -25,7 +25,7 @@ import { switchRecord } from '../planner/plan-switch.ts';
 import type { ReconcileSummary } from '../engine/reconciler.ts';
 import type { Engine } from '../runtime/engine.ts';
 import type { SwitchProvider } from '../providers/types.ts';
-import type { RelayConfig } from '../config/schema.ts';
+import { integrationKind, type RelayConfig } from '../config/schema.ts';
 import type { StateStore } from '../state/types.ts';
 
 /** The holder of a manual activation of `integration`. */
@@ -63,17 +63,13 @@ async function describeSwitch(engine: Engine, integration: string, summary: Reco
   return lines;
 }
 
-/** Integration types that are switch targets (the dry-run one only with options.kind: switch). */
-const SWITCH_TYPES = new Set(['cloudflare-magic-transit', 'cloudflare-under-attack', 'hetzner-robot', 'ovh', 'aws-shield']);
-
 /**
  * The switch integration `integration` as the config describes it (for a
  * deployed stage, where no provider is built here).
  * @throws RelayError naming the switch integrations when it is unknown or a blocklist.
  */
 export function switchFromConfig(config: RelayConfig, integration: string): { id: string; ttlMs: number } {
-  const isSwitch = (candidate: RelayConfig['integrations'][number]) =>
-    SWITCH_TYPES.has(candidate.type) || (candidate.type === 'dry-run' && candidate.options.kind === 'switch');
+  const isSwitch = (candidate: RelayConfig['integrations'][number]) => integrationKind(candidate) === 'switch';
   const switches = config.integrations.filter((candidate) => candidate.enabled && isSwitch(candidate)).map((candidate) => candidate.id);
   const found = config.integrations.find((candidate) => candidate.enabled && candidate.id === integration);
   if (!found) {

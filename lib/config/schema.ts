@@ -10,6 +10,14 @@ import { awsSecretsSchema, awsShieldOptionsSchema, awsWafIpSetOptionsSchema } fr
 import { cloudflareMagicTransitOptionsSchema, cloudflareSecretsSchema, cloudflareUnderAttackOptionsSchema } from '../providers/cloudflare/config.ts';
 import { hetznerRobotOptionsSchema, hetznerRobotSecretsSchema } from '../providers/hetzner/config.ts';
 import { ovhOptionsSchema, ovhSecretsSchema } from '../providers/ovh/config.ts';
+import { crowdsecOptionsSchema, crowdsecSecretsSchema } from '../providers/crowdsec/config.ts';
+import { gcpFirewallOptionsSchema, gcpFirewallSecretsSchema } from '../providers/gcp/config.ts';
+import { linodeOptionsSchema, linodeSecretsSchema } from '../providers/linode/config.ts';
+import { digitalOceanOptionsSchema, digitalOceanSecretsSchema } from '../providers/digitalocean/config.ts';
+import { vultrOptionsSchema, vultrSecretsSchema } from '../providers/vultr/config.ts';
+import { nftablesOptionsSchema } from '../providers/nftables/config.ts';
+import { ipsetOptionsSchema } from '../providers/ipset/config.ts';
+import { AZURE_MAX_INTEGRATION_ID, azureNsgOptionsSchema, azureNsgSecretsSchema } from '../providers/azure/config.ts';
 
 export { secretRefSchema, type SecretRef } from './secret-ref.ts';
 export { deviceTlsSchema } from './device-tls.ts';
@@ -300,6 +308,89 @@ export const awsWafIpSetIntegrationSchema = z
   .strict()
   .describe('AWS WAFv2: attacker addresses in an IP set your web ACL blocks.');
 
+export const digitalOceanIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('digitalocean'),
+    options: digitalOceanOptionsSchema,
+    secrets: digitalOceanSecretsSchema,
+  })
+  .strict()
+  .describe('DigitalOcean Cloud Firewalls: lock firewalls down to a management allowance during an attack, and put back exactly the inbound rules the relay removed.');
+
+export const vultrIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('vultr'),
+    options: vultrOptionsSchema,
+    secrets: vultrSecretsSchema,
+  })
+  .strict()
+  .describe("Vultr: move instances to a lockdown firewall group during an attack, and back to the group each was on; the customer's groups and rules are never edited.");
+
+export const linodeIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('linode'),
+    options: linodeOptionsSchema,
+    secrets: linodeSecretsSchema,
+  })
+  .strict()
+  .describe('Linode Cloud Firewall: lock firewalls down to a management allowance during an attack, and put their rules back exactly as they were.');
+
+export const gcpFirewallIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('gcp-firewall'),
+    options: gcpFirewallOptionsSchema,
+    secrets: gcpFirewallSecretsSchema,
+  })
+  .strict()
+  .describe(
+    'Google Cloud VPC firewall: lock tagged VMs down to a management allowance during an attack (mode: lockdown, a switch), or deny attacker addresses in a relay-owned rule (mode: block, a blocklist).',
+  );
+
+export const azureNsgIntegrationSchema = z
+  .object({
+    ...common,
+    ...switchCommon,
+    type: z.literal('azure-nsg'),
+    options: azureNsgOptionsSchema,
+    secrets: azureNsgSecretsSchema,
+  })
+  .strict()
+  .refine((integration) => integration.id.length <= AZURE_MAX_INTEGRATION_ID, {
+    path: ['id'],
+    message: `use at most ${AZURE_MAX_INTEGRATION_ID} characters for an azure-nsg id: the relay's rule names (flowtriq-relay-<id>-deny-all) must fit Azure's 80`,
+  })
+  .describe(
+    'Azure network security group: lock it down to a management allowance during an attack (mode: lockdown, a switch), or deny attacker addresses in relay-owned rules (mode: block, a blocklist).',
+  );
+
+export const nftablesIntegrationSchema = z
+  .object({ ...common, type: z.literal('nftables'), options: nftablesOptionsSchema.prefault({}) })
+  .strict()
+  .describe("nftables on this host (one-box): attacker addresses as elements of two sets your own rule drops from; only the relay's marked elements are ever removed.");
+
+export const ipsetIntegrationSchema = z
+  .object({ ...common, type: z.literal('ipset'), options: ipsetOptionsSchema.prefault({}) })
+  .strict()
+  .describe("ipset on this host (one-box; for iptables): attacker addresses as entries of two hash:ip sets your iptables/ip6tables rule drops from; only the relay's marked entries are ever removed.");
+
+export const crowdsecIntegrationSchema = z
+  .object({
+    ...common,
+    type: z.literal('crowdsec'),
+    options: crowdsecOptionsSchema.prefault({}),
+    secrets: crowdsecSecretsSchema,
+  })
+  .strict()
+  .describe("CrowdSec Local API: attacker addresses as ban decisions of a machine; only the relay's own decisions are ever removed.");
+
 export type PfSenseIntegrationConfig = z.infer<typeof pfsenseIntegrationSchema>;
 export type RouterOsIntegrationConfig = z.infer<typeof routerosIntegrationSchema>;
 
@@ -314,6 +405,14 @@ export const INTEGRATION_TYPES = [
   'ovh',
   'aws-shield',
   'aws-waf-ipset',
+  'digitalocean',
+  'vultr',
+  'linode',
+  'gcp-firewall',
+  'azure-nsg',
+  'crowdsec',
+  'nftables',
+  'ipset',
 ] as const;
 
 export const integrationSchema = z.discriminatedUnion(
@@ -329,6 +428,14 @@ export const integrationSchema = z.discriminatedUnion(
     ovhIntegrationSchema,
     awsShieldIntegrationSchema,
     awsWafIpSetIntegrationSchema,
+    digitalOceanIntegrationSchema,
+    vultrIntegrationSchema,
+    linodeIntegrationSchema,
+    gcpFirewallIntegrationSchema,
+    azureNsgIntegrationSchema,
+    crowdsecIntegrationSchema,
+    nftablesIntegrationSchema,
+    ipsetIntegrationSchema,
   ],
   {
     error: (issue) =>
@@ -336,6 +443,31 @@ export const integrationSchema = z.discriminatedUnion(
   },
 );
 export type IntegrationConfig = z.infer<typeof integrationSchema>;
+
+/** Integration types that are always switch targets. */
+const SWITCH_TYPES: ReadonlySet<string> = new Set([
+  'cloudflare-magic-transit',
+  'cloudflare-under-attack',
+  'hetzner-robot',
+  'ovh',
+  'aws-shield',
+  'linode',
+  'digitalocean',
+  'vultr',
+]);
+
+/**
+ * Switch or blocklist, as the config says (where no provider is built, e.g.
+ * against a deployed stage): most types are one or the other; dry-run by
+ * `options.kind`, and the cloud firewalls with both modes by `options.mode`.
+ */
+export function integrationKind(integration: IntegrationConfig): 'switch' | 'blocklist' {
+  if (integration.type === 'dry-run') return integration.options.kind === 'switch' ? 'switch' : 'blocklist';
+  const mode = (integration.options as { mode?: unknown }).mode;
+  if (mode === 'lockdown') return 'switch';
+  if (mode === 'block') return 'blocklist';
+  return SWITCH_TYPES.has(integration.type) ? 'switch' : 'blocklist';
+}
 
 const awsSchema = z
   .object({

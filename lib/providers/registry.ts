@@ -20,6 +20,14 @@ import { createAwsShieldProvider, createAwsWafIpSetProvider } from './aws/provid
 import { createCloudflareMagicTransitProvider, createCloudflareUnderAttackProvider } from './cloudflare/provider.ts';
 import { createHetznerRobotProvider } from './hetzner/provider.ts';
 import { createOvhProvider } from './ovh/provider.ts';
+import { createCrowdsecProvider } from './crowdsec/provider.ts';
+import { createGcpFirewallProvider } from './gcp/provider.ts';
+import { createAzureNsgProvider } from './azure/provider.ts';
+import { createIpsetProvider } from './ipset/provider.ts';
+import { createNftablesProvider } from './nftables/provider.ts';
+import { createLinodeProvider } from './linode/provider.ts';
+import { createDigitalOceanProvider } from './digitalocean/provider.ts';
+import { createVultrProvider } from './vultr/provider.ts';
 import { PfSenseV1Provider, resolvePfSenseV1Secrets } from './pfsense/v1/provider.ts';
 import { PfSenseV2Provider } from './pfsense/v2/provider.ts';
 import { RouterOsProvider } from './routeros/provider.ts';
@@ -173,9 +181,91 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
       logger.info('provider ready', { kind: provider.kind });
       return provider;
     }
+    case 'digitalocean': {
+      // No auth cooldown: DigitalOcean documents no lockout after refused tokens.
+      const env = deps.env ?? process.env;
+      const provider = createDigitalOceanProvider(
+        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        { transport: deps.transport, secrets: { apiToken: resolveRequiredSecret(integration.secrets.apiToken, `${path}.secrets.apiToken`, env) }, logger },
+      );
+      logger.info('provider ready', { kind: provider.kind, firewalls: integration.options.firewalls.length });
+      return provider;
+    }
+    case 'vultr': {
+      // No auth cooldown: Vultr documents no lockout after refused keys.
+      const env = deps.env ?? process.env;
+      const provider = createVultrProvider(
+        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        { transport: deps.transport, secrets: { apiKey: resolveRequiredSecret(integration.secrets.apiKey, `${path}.secrets.apiKey`, env) }, logger },
+      );
+      logger.info('provider ready', { kind: provider.kind, instances: integration.options.instances.length });
+      return provider;
+    }
+    case 'linode': {
+      // No auth cooldown: Linode documents no lockout after refused tokens.
+      const env = deps.env ?? process.env;
+      const provider = createLinodeProvider(
+        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        { transport: deps.transport, secrets: { token: resolveRequiredSecret(integration.secrets.token, `${path}.secrets.token`, env) }, logger },
+      );
+      logger.info('provider ready', { kind: provider.kind, firewalls: integration.options.firewalls.length });
+      return provider;
+    }
+    case 'gcp-firewall': {
+      // No auth cooldown: Google does not lock a key out after refused tokens; the provider renews its token once on a 401.
+      const env = deps.env ?? process.env;
+      const secretPath = `${path}.secrets.serviceAccountKey`;
+      const provider = createGcpFirewallProvider(
+        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        { transport: deps.transport, secrets: { serviceAccountKey: resolveRequiredSecret(integration.secrets.serviceAccountKey, secretPath, env) }, secretPath, logger },
+      );
+      logger.info('provider ready', { kind: provider.kind, mode: integration.options.mode });
+      return provider;
+    }
+    case 'azure-nsg': {
+      // No auth cooldown: Entra ID does not lock an application out after refused sign-ins; the client signs in again once after a 401.
+      const env = deps.env ?? process.env;
+      const provider = createAzureNsgProvider(
+        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        { transport: deps.transport, secrets: { clientSecret: resolveRequiredSecret(integration.secrets.clientSecret, `${path}.secrets.clientSecret`, env) }, logger },
+      );
+      logger.info('provider ready', { kind: provider.kind, mode: integration.options.mode });
+      return provider;
+    }
+    case 'nftables':
+    case 'ipset': {
+      // The host the relay runs on: no login, no secret. A missing tool or CAP_NET_ADMIN is reported by the health check.
+      const provider =
+        integration.type === 'nftables'
+          ? createNftablesProvider({ id: integration.id, options: integration.options })
+          : createIpsetProvider({ id: integration.id, options: integration.options });
+      logger.info('provider ready', { kind: provider.kind, detail: `${integration.type} on this host` });
+      return provider;
+    }
+    case 'crowdsec': {
+      const env = deps.env ?? process.env;
+      const provider = createCrowdsecProvider(
+        { id: integration.id, options: integration.options },
+        {
+          transport: deps.transport,
+          secrets: { password: resolveRequiredSecret(integration.secrets.password, `${path}.secrets.password`, env) },
+          tls: deviceTls(integration.options.tls, { where: `${path}.options` }),
+          logger,
+        },
+      );
+      if (integration.options.url.startsWith('http://') && !isLoopbackUrl(integration.options.url)) {
+        logger.warn('crowdsec uses plain http to another host (allowInsecureHttp); the machine password travels unencrypted', { origin: new URL(integration.options.url).origin });
+      }
+      return ready(logger, provider, integration.options.url);
+    }
     default:
       return unknownType(integration);
   }
+}
+
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
 }
 
 function ready(logger: Logger, provider: Provider, url: string): Provider {

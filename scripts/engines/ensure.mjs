@@ -8,6 +8,10 @@
  * - DynamoDB Local: the official emulator, taken from the `emulator/` folder
  *   of the npm package `amplify-dynamodb-simulator` (`npm pack`, then only
  *   that folder is extracted) into `.engines/dynamodb-local/`.
+ * - CrowdSec (its Local API, for the real-LAPI tests): the Debian package,
+ *   installed without registering with the central API (./crowdsec.mjs).
+ * - nft, ipset, iptables and ip (the host-firewall tests in network
+ *   namespaces): Debian packages (./netfilter.mjs).
  *
  * Plain JavaScript without dependencies so that it runs on Node 20 or 24
  * before anything else. Usage: `node scripts/engines/ensure.mjs`.
@@ -16,6 +20,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CrowdsecEnsureError, ensureCrowdsec } from './crowdsec.mjs';
+import { ensureNetfilter, NetfilterEnsureError } from './netfilter.mjs';
 
 /** Repository root (two levels above this file). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -139,10 +145,12 @@ function ensureDynamoDbLocal() {
   }
 }
 
-/** Ensures Java and DynamoDB Local; throws EnsureError with a readable message. */
+/** Ensures Java, DynamoDB Local, CrowdSec and the netfilter tools; throws an *EnsureError with a readable message. */
 export function ensureEngines() {
   ensureJava();
   ensureDynamoDbLocal();
+  ensureCrowdsec();
+  ensureNetfilter();
 }
 
 const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
@@ -150,7 +158,8 @@ if (invokedDirectly) {
   try {
     ensureEngines();
   } catch (error) {
-    process.stderr.write(`[engines] ${error instanceof EnsureError ? error.message : error?.stack ?? error}\n`);
+    const readable = error instanceof EnsureError || error instanceof CrowdsecEnsureError || error instanceof NetfilterEnsureError;
+    process.stderr.write(`[engines] ${readable ? error.message : error?.stack ?? error}\n`);
     process.exit(1);
   }
 }

@@ -63,6 +63,12 @@ function check(schema: JsonSchema, value: unknown, at = '$'): string[] {
       case 'maximum':
         if (typeof value === 'number' && value > (rule as number)) fail(`above ${String(rule)}`);
         break;
+      case 'minLength':
+        if (typeof value === 'string' && value.length < (rule as number)) fail(`shorter than ${String(rule)}`);
+        break;
+      case 'maxLength':
+        if (typeof value === 'string' && value.length > (rule as number)) fail(`longer than ${String(rule)}`);
+        break;
       case 'minItems':
         if (Array.isArray(value) && value.length < (rule as number)) fail('too few items');
         break;

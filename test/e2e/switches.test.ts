@@ -31,6 +31,11 @@ import { DEFAULT_PASSWORD, DEFAULT_USERNAME, HetznerRobotSimulator, rule } from 
 import { AwsSimulator, SIM_ACCOUNT, SIM_CREDENTIALS } from '../simulators/aws/aws.ts';
 import { ACCOUNT, CloudflareApiSimulator, DEFAULT_TOKEN, ZONE } from '../simulators/cloudflare/api.ts';
 import { DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_CONSUMER_KEY, OvhApiSimulator } from '../simulators/ovh/api.ts';
+import { createDigitalOceanUnderTest } from '../simulators/digitalocean/under-test.ts';
+import { gcpUnderTest } from '../simulators/gcp/under-test.ts';
+import { azureNsgUnderTest } from '../simulators/azure/under-test.ts';
+import { linodeUnderTest } from '../simulators/linode/under-test.ts';
+import { UNDER_TEST_INSTANCES, vultrUnderTest } from '../simulators/vultr/under-test.ts';
 
 const HOLD_DOWN_MS = 15 * 60_000;
 
@@ -46,6 +51,15 @@ interface SwitchUnderTest {
   turnOnByHand(): void;
   /** Someone changes what the relay set, during the attack. */
   changeBehindTheRelay(): void;
+  /** Lockdowns: a packet from the operator's management source to its port is admitted. */
+  managementReachable?(): boolean;
+  /**
+   * Providers that restore what nobody changed and leave only the changed
+   * part alone (a lockdown must not stay on because one rule was edited):
+   * the part `changeBehindTheRelay` touched. Without it the whole account
+   * must stay exactly as it was after the change.
+   */
+  changedPart?(): unknown;
 }
 
 /** The account without the times the provider stamps on every change (they differ after any round trip). */
@@ -134,6 +148,25 @@ const SWITCHES: Record<string, () => SwitchUnderTest> = {
       changeBehindTheRelay: () => sim.setL7(alb, { status: 'DISABLED', action: 'Block' }),
     };
   },
+  'DigitalOcean Cloud Firewall lockdown': () => createDigitalOceanUnderTest({ now: Date.now }),
+  'Vultr firewall group lockdown': () => {
+    const device = vultrUnderTest({ now: Date.now });
+    // The instance someone moved to another group; the other one is restored.
+    return { ...device, changedPart: () => device.simulator.instance(UNDER_TEST_INSTANCES[0]).firewall_group_id };
+  },
+  'Linode Cloud Firewall lockdown': () => linodeUnderTest({ now: Date.now }),
+  'Google Cloud VPC firewall lockdown': () => {
+    const device = gcpUnderTest({ now: Date.now });
+    // The allow rule someone widened stays as they left it; the relay's deny rules go.
+    return { ...device, changedPart: () => device.simulator.account().filter((rule) => rule.sourceRanges?.includes('198.51.100.0/24')) };
+  },
+  'Azure network security group lockdown': () => {
+    const device = azureNsgUnderTest({ integrationId: 'scrub', now: Date.now });
+    // The relay allow rule someone widened stays as they left it; the relay's other rules go.
+    type Rule = { name: string; properties: { sourceAddressPrefixes?: string[] } };
+    const rules = () => (device.simulator.account() as { properties: { securityRules: Rule[] } }).properties.securityRules;
+    return { ...device, changedPart: () => rules().filter((rule) => rule.properties.sourceAddressPrefixes?.includes('198.51.100.200/32')) };
+  },
 };
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -187,20 +220,27 @@ describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, 
     const { device, relay, clock, send, record } = await setup(make);
     const before = structuredClone(device.account());
 
+    const reachable = [device.managementReachable?.()];
+
     // Act
     await send('attack_start', 'inc-a');
     const onAfterStart = device.isOn();
+    reachable.push(device.managementReachable?.());
     const stored = await record();
     await send('attack_start', 'inc-b');
     await send('attack_end', 'inc-a');
     const onAfterFirstEnd = device.isOn();
     await send('attack_end', 'inc-b');
     const onDuringHoldDown = device.isOn();
+    reachable.push(device.managementReachable?.());
     clock.advance(HOLD_DOWN_MS);
     await relay.sweepNow();
+    reachable.push(device.managementReachable?.());
 
     // Assess
     expect([onAfterStart, onAfterFirstEnd, onDuringHoldDown]).toEqual([true, true, true]);
+    // Lockdowns: the operator's way in stays open before, during and after.
+    if (device.managementReachable) expect(reachable).toEqual([true, true, true, true]);
     expect(stored.snapshot).toMatchObject({ alreadyActive: false });
     expect(stored.activation).toMatchObject({ confirmed: true });
     expect(device.isOn()).toBe(false);
@@ -286,7 +326,7 @@ describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, 
     const { device, relay, clock, send } = await setup(make);
     await send('attack_start', 'inc-1');
     device.changeBehindTheRelay();
-    const changed = structuredClone(device.account());
+    const changed = structuredClone(device.changedPart?.() ?? device.account());
 
     // Act
     await send('attack_end', 'inc-1');
@@ -295,7 +335,8 @@ describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, 
     const report = await collectStatus(relay.store, relay.queue, clock.now());
 
     // Assess
-    expect(device.account()).toEqual(changed);
+    expect(device.changedPart?.() ?? device.account()).toEqual(changed);
+    if (device.changedPart) expect(device.changedPart()).not.toEqual([]);
     expect(report.notices).toEqual([expect.objectContaining({ integration: 'scrub', message: expect.stringContaining('changed by someone else') })]);
   }, 30_000);
 });

@@ -276,3 +276,15 @@ describe('AWS integrations', () => {
     );
   });
 });
+
+describe('host firewall integrations', () => {
+  it('refuses nftables and ipset: a Lambda function protects no host', () => {
+    // Prepare
+    write('relay.config.yaml', `${WEBHOOK_SST}integrations:\n${integration('host\n    type: nftables')}${integration('old\n    type: ipset\n    enabled: false')}`);
+    // Act / Assess: the enabled one is named, the disabled one is not.
+    expect(() => loadDeploymentConfig(root, {})).toThrow(
+      /integrations\[0\] \(host\): type nftables changes the firewall of the host the relay runs on, and a Lambda function protects no host; run it on a one-box relay/,
+    );
+    expect(() => loadDeploymentConfig(root, {})).not.toThrow(/integrations\[1\]/);
+  });
+});
