@@ -1,5 +1,6 @@
 /**
  * CloudWatch alarms on what needs a human: events in the dead-letter queue,
+ * webhook throttles and errors, an event waiting too long in the queue,
  * worker errors, and a sweeper that fails or stops running. They notify the
  * `Alarms` SNS topic (an output of the stage); with `aws.alarmEmail` the
  * address is subscribed to it (AWS e-mails a confirmation link first).
@@ -83,6 +84,60 @@ export function createAlarms(settings: DeploymentSettings, storage: Storage, fun
     threshold: 1,
     comparisonOperator: 'LessThanThreshold',
     treatMissingData: 'breaching',
+    ...notify,
+  });
+
+  // Throttled webhooks are Flowtriq deliveries refused with 429: reserved
+  // concurrency is exhausted (a flood of requests, or the cap set too low).
+  new aws.cloudwatch.MetricAlarm('WebhookThrottlesAlarm', {
+    name: `${prefix}-webhook-throttles`,
+    alarmDescription: 'Flowtriq Relay: webhook deliveries were throttled (reserved concurrency exhausted; see DEPLOY.md, "Alarms")',
+    namespace: 'AWS/Lambda',
+    metricName: 'Throttles',
+    dimensions: { FunctionName: functions.webhook.name },
+    statistic: 'Sum',
+    period: 60,
+    evaluationPeriods: 1,
+    threshold: 0,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
+    ...notify,
+  });
+
+  // Refused requests (401, 413, ...) are answers, not errors: an error is the
+  // webhook function itself failing, so events may not have been queued.
+  new aws.cloudwatch.MetricAlarm('WebhookErrorsAlarm', {
+    name: `${prefix}-webhook-errors`,
+    alarmDescription: 'Flowtriq Relay: the webhook Lambda failed; events may not have been queued',
+    namespace: 'AWS/Lambda',
+    metricName: 'Errors',
+    dimensions: { FunctionName: functions.webhook.name },
+    statistic: 'Sum',
+    period: 60,
+    evaluationPeriods: 1,
+    threshold: 0,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
+    ...notify,
+  });
+
+  // A worker that is stuck without raising an error (event source mapping
+  // disabled, concurrency starved) leaves events waiting: the oldest one
+  // ages. Two visibility timeouts is more than a retried event ever waits
+  // between deliveries.
+  new aws.cloudwatch.MetricAlarm('JobsQueueAgeAlarm', {
+    name: `${prefix}-queue-age`,
+    alarmDescription: `Flowtriq Relay: an event has waited more than ${settings.queue.oldestAgeAlarmSeconds} s in the queue; the worker is not taking events`,
+    namespace: 'AWS/SQS',
+    metricName: 'ApproximateAgeOfOldestMessage',
+    dimensions: { QueueName: storage.queue.nodes.queue.name },
+    statistic: 'Maximum',
+    period: 60,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 2,
+    threshold: settings.queue.oldestAgeAlarmSeconds,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
     ...notify,
   });
 

@@ -74,7 +74,8 @@ export interface DeploymentSettings {
   };
   worker: { memoryMb: number; timeoutSeconds: number; batchSize: number };
   sweeper: { memoryMb: number; timeoutSeconds: number; schedule: typeof SWEEP_SCHEDULE };
-  queue: { visibilityTimeoutSeconds: number; maxReceives: number };
+  /** oldestAgeAlarmSeconds: the queue-age alarm's threshold (two visibility timeouts). */
+  queue: { visibilityTimeoutSeconds: number; maxReceives: number; oldestAgeAlarmSeconds: number };
   /** Present only when an enabled integration has `via: vpc`. */
   deviceRelay?: { subnetIds: string[]; securityGroupIds: string[]; memoryMb: number; timeoutSeconds: number };
   alarmEmail?: string;
@@ -150,7 +151,11 @@ export function deploymentSettings(config: RelayConfig): DeploymentSettings {
     },
     worker: { memoryMb: aws.worker.memory, timeoutSeconds: workerTimeoutSeconds, batchSize: aws.worker.batchSize },
     sweeper: { memoryMb: aws.worker.memory, timeoutSeconds: workerTimeoutSeconds, schedule: SWEEP_SCHEDULE },
-    queue: { visibilityTimeoutSeconds: VISIBILITY_FACTOR * workerTimeoutSeconds, maxReceives: aws.maxReceives },
+    queue: {
+      visibilityTimeoutSeconds: VISIBILITY_FACTOR * workerTimeoutSeconds,
+      maxReceives: aws.maxReceives,
+      oldestAgeAlarmSeconds: 2 * VISIBILITY_FACTOR * workerTimeoutSeconds,
+    },
   };
   if (needsDeviceRelay(config)) {
     // The schema refuses via: vpc without aws.vpc; checked again for the type.

@@ -170,7 +170,7 @@ describe('settings', () => {
       },
       worker: { memoryMb: 512, timeoutSeconds: 120, batchSize: 10 },
       sweeper: { memoryMb: 512, timeoutSeconds: 120, schedule: 'rate(1 minute)' },
-      queue: { visibilityTimeoutSeconds: 720, maxReceives: 5 },
+      queue: { visibilityTimeoutSeconds: 720, maxReceives: 5, oldestAgeAlarmSeconds: 1440 },
     });
   });
 

@@ -335,11 +335,31 @@ describe('full config: every feature on', () => {
     for (const build of e.builds) expect(build.copyFiles[0], build.functionID).toEqual({ from: e.configFile, to: 'relay.config.yaml' });
   });
 
-  it('alarms: DLQ depth, worker errors, sweeper errors and sweeper silence notify the Alarms topic; e-mail subscribed', () => {
+  it('alarms: DLQ depth, webhook throttles and errors, queue age, worker errors, sweeper errors and sweeper silence notify the Alarms topic; e-mail subscribed', () => {
     const e = deployed(id);
     const topic = computed(e, TYPES.topic, 'AlarmsTopic', 'arn');
     const alarms = Object.fromEntries(ofType(e, TYPES.metricAlarm).map((a) => [a.name, a.inputs]));
-    expect(Object.keys(alarms).sort()).toEqual(['JobsDlqNotEmptyAlarm', 'SweeperErrorsAlarm', 'SweeperNotRunningAlarm', 'WorkerErrorsAlarm']);
+    expect(Object.keys(alarms).sort()).toEqual([
+      'JobsDlqNotEmptyAlarm',
+      'JobsQueueAgeAlarm',
+      'SweeperErrorsAlarm',
+      'SweeperNotRunningAlarm',
+      'WebhookErrorsAlarm',
+      'WebhookThrottlesAlarm',
+      'WorkerErrorsAlarm',
+    ]);
+    const webhook = computed(e, TYPES.function, 'WebhookFunction', 'name');
+    expect(alarms.WebhookThrottlesAlarm).toMatchObject({ namespace: 'AWS/Lambda', metricName: 'Throttles', dimensions: { FunctionName: webhook }, threshold: 0 });
+    expect(alarms.WebhookErrorsAlarm).toMatchObject({ namespace: 'AWS/Lambda', metricName: 'Errors', dimensions: { FunctionName: webhook }, threshold: 0 });
+    // Worker timeout 90 s here: visibility 540 s, alarm after an event waited two of them.
+    expect(alarms.JobsQueueAgeAlarm).toMatchObject({
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateAgeOfOldestMessage',
+      dimensions: { QueueName: computed(e, TYPES.queue, 'JobsQueueQueue', 'name') },
+      statistic: 'Maximum',
+      threshold: 1080,
+      comparisonOperator: 'GreaterThanThreshold',
+    });
     expect(alarms.JobsDlqNotEmptyAlarm).toMatchObject({
       namespace: 'AWS/SQS',
       metricName: 'ApproximateNumberOfMessagesVisible',
@@ -401,7 +421,7 @@ describe('minimal config: defaults, JSON, no VPC integration', () => {
     const e = deployed(id);
     expect(ofType(e, TYPES.topic)).toHaveLength(1);
     expect(ofType(e, TYPES.topicSubscription)).toEqual([]);
-    expect(ofType(e, TYPES.metricAlarm)).toHaveLength(4);
+    expect(ofType(e, TYPES.metricAlarm)).toHaveLength(7);
   });
 
   it('bundles the JSON file as relay.config.yaml (JSON is YAML)', () => {
