@@ -84,6 +84,9 @@ export function switchFromConfig(config: RelayConfig, integration: string): { id
 /** Records a manual hold of the switch until `now + ttlMs`. */
 async function recordActivation(store: StateStore, target: { id: string; ttlMs: number }, now: number): Promise<void> {
   await store.hold([{ incident: manualHolder(target.id), integration: target.id, key: SWITCH_KEY, kind: 'switch', expiresAt: now + target.ttlMs }], now);
+  await store.appendAudit([
+    { at: now, action: 'manual.activate', integration: target.id, count: 1, outcome: 'ok', detail: `manual hold until ${new Date(now + target.ttlMs).toISOString()}` },
+  ]);
 }
 
 /**
@@ -110,6 +113,16 @@ async function recordWithdraw(
   if (!block || (block.actual === 'absent' && block.holders.length === 0)) return { kind: 'off', lines: [`${integration}: not on; nothing to withdraw`] };
   await store.hold([{ incident: manualHolder(integration), integration, key: SWITCH_KEY, kind: 'switch', expiresAt: now }], now);
   await store.release(manualHolder(integration), now);
+  await store.appendAudit([
+    {
+      at: now,
+      action: 'manual.withdraw',
+      integration,
+      count: 1,
+      outcome: 'ok',
+      ...(incidents.length > 0 ? { detail: `forced while ${incidents.length} incident(s) still held it` } : {}),
+    },
+  ]);
   return { kind: 'recorded', incidents };
 }
 

@@ -21,5 +21,8 @@ export async function drainIncidents(store: StateStore, now: number): Promise<{ 
     });
     await store.release(incident.uuid, now);
   }
+  if (active.length > 0) {
+    await store.appendAudit([{ at: now, action: 'manual.drain', count: active.length, outcome: 'ok', detail: 'relay drain: every active incident ended and released' }]);
+  }
   return { incidents: active.map((incident) => incident.uuid) };
 }

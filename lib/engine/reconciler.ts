@@ -37,6 +37,7 @@ import {
   type OpOutcome,
 } from '../planner/plan-reconcile.ts';
 import { ProviderError } from '../providers/errors.ts';
+import { appendAudit, batchAudit, groupOutcome } from './audit.ts';
 import { SerialLock } from '../util/serial-lock.ts';
 import { planDrift } from '../planner/plan-drift.ts';
 import type {
@@ -320,12 +321,23 @@ export class Reconciler {
         const { conflicts } = await store.complete(plan.reassert, now());
         reasserted = plan.reassert.length - conflicts.length;
         logger.warn('drift: blocks missing from the device; re-asserting', { integration, ipCount: reasserted });
+        await appendAudit(store, logger, [{ at: now(), action: 'drift.reassert', integration, count: reasserted, outcome: 'ok', detail: 'blocks missing from the device, written again' }]);
       }
       if (plan.removeStale.length > 0) {
         const entries = plan.removeStale.map((entry) => ({ ...entry, expiresAt: now(), incidents: [] }));
         const results = await provider.remove(entries, this.#ctx(logger, heartbeat.signal));
         removed = results.filter((result) => result.ok).length;
         logger.warn('drift: removed relay entries no incident holds', { integration, ipCount: removed, failed: entries.length - removed });
+        await appendAudit(store, logger, [
+          {
+            at: now(),
+            action: 'drift.remove',
+            integration,
+            count: entries.length,
+            outcome: removed === entries.length ? 'ok' : removed === 0 ? 'failed' : 'partial',
+            detail: 'relay entries no incident holds',
+          },
+        ]);
       }
     } finally {
       heartbeat.stop();
@@ -399,9 +411,11 @@ export class Reconciler {
       let ok = 0;
       let deferred = 0;
       const errors: string[] = [];
+      const results: { block: BlockRecord; outcome: OpOutcome }[] = [];
       for (const original of chunk) {
         const block = current.get(original.key) ?? original;
         const outcome = toOutcome(outcomes, byIp.get(block.key));
+        results.push({ block, outcome });
         if (outcome.ok) ok += 1;
         else if (outcome.deferred) deferred += 1;
         else errors.push(outcome.error);
@@ -426,6 +440,7 @@ export class Reconciler {
       };
       if (failed === 0) logger.info(`block ${op}`, line);
       else logger.warn(`block ${op}`, line);
+      await appendAudit(this.#deps.store, logger, batchAudit(op === 'add' ? 'block.add' : 'block.remove', provider.id, results, now()));
       await this.#deps.checkpoint?.('after-provider');
     }
   }
@@ -490,6 +505,18 @@ export class Reconciler {
         if (result.notice !== undefined) logger.error(`switch ${op}: ${result.notice}`, line);
         else if (outcome.ok || outcome.deferred) logger.info(`switch ${op}`, line);
         else logger.warn(`switch ${op}`, line);
+        const detail = outcome.ok ? result.detail : outcome.error;
+        await appendAudit(this.#deps.store, logger, [
+          {
+            at: now(),
+            action: op === 'activate' ? 'switch.on' : 'switch.off',
+            integration: provider.id,
+            ...(due.holders[0] !== undefined ? { incident: due.holders[0] } : {}),
+            count: 1,
+            outcome: result.notice !== undefined ? 'changed-by-others' : groupOutcome([outcome]),
+            ...(detail !== undefined ? { detail } : {}),
+          },
+        ]);
         await this.#deps.checkpoint?.('after-provider');
       }
     }

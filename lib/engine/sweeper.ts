@@ -8,9 +8,14 @@ import { describeError } from '../errors.ts';
 import type { Reconciler, ReconcileSummary } from './reconciler.ts';
 import type { EngineDeps } from './types.ts';
 
+/** How long the audit trail keeps entries unless configured (auditRetention). */
+export const DEFAULT_AUDIT_RETENTION_MS = 30 * 86_400_000;
+
 export interface SweepDeps extends EngineDeps {
   reconciler: Reconciler;
   retentionMs: number;
+  /** How long the audit trail keeps entries (default 30 days). */
+  auditRetentionMs?: number;
   /** How often to compare each listable device with state (drift repair); 0 disables it. */
   driftIntervalMs?: number;
   /** When each integration's device was last compared (kept by the caller across sweeps). */
@@ -56,6 +61,7 @@ export async function sweep(deps: SweepDeps, options: { waitMs?: number } = {}):
     }
   }
   summary.purged = await store.purgeSettled(now() - deps.retentionMs);
+  await store.purgeAudit(now() - (deps.auditRetentionMs ?? DEFAULT_AUDIT_RETENTION_MS));
   const acted = summary.integrations.filter((s) => s.added + s.removed + s.failed > 0 || s.busy || s.orphaned);
   if (acted.length > 0 || summary.errors.length > 0) {
     logger.info('sweep', {

@@ -5,6 +5,8 @@
  */
 import type { FlowtriqEvent } from '../event/types.ts';
 import { describeError } from '../errors.ts';
+import type { AuditEntry } from '../model/types.ts';
+import { appendAudit } from './audit.ts';
 import { eventKey } from '../planner/event-key.ts';
 import { planEvent } from '../planner/plan-event.ts';
 import type { IntegrationView, SkippedIp } from '../planner/types.ts';
@@ -91,12 +93,23 @@ export async function processEvent(event: FlowtriqEvent, deps: WorkerDeps, key: 
   // Intent first: the incident record, then the holdings. Nothing has touched a device yet.
   await store.putIncident(plan.incident);
   const touched = new Set(plan.hold.map((intent) => intent.integration));
+  const audit: AuditEntry[] = [];
   if (plan.releaseAll) {
-    for (const holding of await store.listHoldings(plan.incident.uuid)) touched.add(holding.integration);
+    const released = await store.listHoldings(plan.incident.uuid);
+    for (const holding of released) touched.add(holding.integration);
     await store.release(plan.incident.uuid, now());
+    for (const integration of new Set(released.map((holding) => holding.integration))) {
+      const count = released.filter((holding) => holding.integration === integration).length;
+      audit.push({ at: now(), action: 'incident.released', integration, incident: plan.incident.uuid, count, outcome: 'ok', detail: `${event.event_type}: let go of what the incident held` });
+    }
   } else if (plan.hold.length > 0) {
     await store.hold(plan.hold, now());
   }
+  const refused = sources.skipped.filter((skip) => skip.neverBlock).length;
+  if (refused > 0) {
+    audit.push({ at: now(), action: 'never-block.refused', incident: plan.incident.uuid, count: refused, outcome: 'ok', detail: sources.skipped.find((skip) => skip.neverBlock)?.reason ?? 'never-block' });
+  }
+  await appendAudit(store, logger, audit);
   logger.info('intent recorded', {
     outcome: 'recorded',
     ipCount: sources.selected.length,

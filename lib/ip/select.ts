@@ -48,6 +48,8 @@ export interface SkippedIp {
   /** Canonical address, or the raw string (shortened) when it did not parse. */
   ip: string;
   reason: string;
+  /** Refused by the never-block list (the audit trail counts these). */
+  neverBlock?: true;
 }
 
 /** Output of {@link selectIps}. */
@@ -133,7 +135,7 @@ export function selectIps(input: SelectIpsInput): IpSelection {
     }
     const verdict = neverBlock.check(entry.address);
     if (!verdict.ok) {
-      skipped.push({ ip: entry.canonical, reason: verdict.reason });
+      skipped.push({ ip: entry.canonical, reason: verdict.reason, neverBlock: true });
       continue;
     }
     eligible.push(entry);

@@ -148,3 +148,54 @@ export interface SwitchRecord {
   /** Epoch ms the last holder let go; the switch is restored once the hold-down has passed since. */
   quietSince?: number;
 }
+
+/** What the relay did, as the audit trail records it. */
+export type AuditAction =
+  /** Addresses written to (or found on) a blocklist. */
+  | 'block.add'
+  /** Addresses taken off a blocklist. */
+  | 'block.remove'
+  /** A switch turned on, or found already on. */
+  | 'switch.on'
+  /** A switch restored (or left alone because someone changed it). */
+  | 'switch.off'
+  /** Drift repair: blocks missing from the device, re-asserted. */
+  | 'drift.reassert'
+  /** Drift repair: relay entries no incident holds, removed from the device. */
+  | 'drift.remove'
+  /** An operator's `relay activate` / `relay withdraw` / `relay drain`. */
+  | 'manual.activate'
+  | 'manual.withdraw'
+  | 'manual.drain'
+  /** Addresses an incident named that the never-block list refused. */
+  | 'never-block.refused'
+  /** An incident ended and let go of what it held. */
+  | 'incident.released';
+
+export type AuditOutcome = 'ok' | 'partial' | 'failed' | 'deferred' | 'changed-by-others';
+
+/**
+ * One line of the audit trail: a durable, bounded history of what the relay
+ * did, for `relay history` and the status page. No addresses (counts only),
+ * no secrets; `detail` is one short line.
+ */
+export interface AuditEntry {
+  /** Epoch ms. */
+  at: number;
+  action: AuditAction;
+  integration?: string;
+  incident?: string;
+  /** Addresses (or switches) the action was about. */
+  count: number;
+  outcome: AuditOutcome;
+  detail?: string;
+}
+
+export interface AuditQuery {
+  /** Only entries at or after this epoch ms. */
+  since?: number;
+  incident?: string;
+  integration?: string;
+  /** Newest first, at most this many (default 100, at most 1000). */
+  limit?: number;
+}

@@ -15,10 +15,7 @@ export interface IntegrationView {
   maxIps?: number;
 }
 
-export interface SkippedIp {
-  ip: string;
-  reason: string;
-}
+export type { SkippedIp } from '../ip/select.ts';
 
 export interface PlanEventInput {
   event: FlowtriqEvent;

@@ -12,6 +12,7 @@
  * | integration entry | `INTEG`                  | `<integration>` (raw)          | –                               |
  * | lease             | `LEASE#<name>`           | `LEASE`                        | –                               |
  * | processed event   | `EVT#<eventKey>`         | `EVT`                          | `EVTS#<0..7>` / processedAt; `gcAt` = TTL (epoch s) |
+ * | audit entry       | `AUDIT#<YYYY-MM-DD>`     | `<at, 15 digits>#<random>`     | –; `gcAt` = TTL backstop (dynamodb-audit.ts) |
  *
  * - Blocks keep their holders in a string set (`holders`, absent when empty)
  *   and a `version` number bumped by every write; `snapshot` is stored as
@@ -49,11 +50,15 @@ import {
   type DynamoDBClientConfig,
   type QueryCommandInput,
   type TransactWriteItem,
+  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { StateUnavailableError } from './errors.ts';
 import { STATE_TABLE } from './dynamodb-table.ts';
+import { DynamoAuditTrail } from './dynamodb-audit.ts';
 import type {
+  AuditEntry,
+  AuditQuery,
   BlockCompletion,
   BlockKey,
   BlockKind,
@@ -780,17 +785,48 @@ export class DynamoStateStore implements StateStore {
     });
   }
 
-  async #batchDelete(keys: Item[]): Promise<void> {
-    let pending = keys.map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) {
-        if (attempt >= 8) throw new StateUnavailableError(`DynamoDB purgeSettled failed: deletes left unprocessed after ${attempt} attempts`);
-        await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
+  async #batchDelete(keys: Item[], operation = 'purgeSettled'): Promise<void> {
+    await this.#batchWrite(operation, keys.map((Key) => ({ DeleteRequest: { Key } })));
+  }
+
+  /** BatchWriteItem in chunks of 25, retrying unprocessed requests with backoff. */
+  async #batchWrite(operation: string, requests: WriteRequest[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_MAX) {
+      let pending = requests.slice(i, i + BATCH_WRITE_MAX);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) {
+          if (attempt >= 8) throw new StateUnavailableError(`DynamoDB ${operation} failed: writes left unprocessed after ${attempt} attempts`);
+          await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
+        }
+        const request = { [this.#table]: pending };
+        const out = await this.#send(operation, () => this.#client.send(new BatchWriteItemCommand({ RequestItems: request })));
+        pending = out.UnprocessedItems?.[this.#table] ?? [];
       }
-      const request = { [this.#table]: pending };
-      const out = await this.#send('purgeSettled', () => this.#client.send(new BatchWriteItemCommand({ RequestItems: request })));
-      pending = (out.UnprocessedItems?.[this.#table] ?? []).flatMap((r) => (r.DeleteRequest?.Key ? [{ DeleteRequest: { Key: r.DeleteRequest.Key } }] : []));
     }
+  }
+
+  // ---------------------------------------------------------------- audit trail
+
+  readonly #audit = new DynamoAuditTrail({
+    query: (operation, input, max) => this.#query(operation, input, max),
+    batchPut: (operation, items) => this.#batchWrite(operation, items.map((Item) => ({ PutRequest: { Item } }))),
+    batchDelete: (operation, keys) => this.#batchDelete(keys, operation),
+    now: () => this.#wallClock(),
+  });
+
+  async appendAudit(entries: AuditEntry[]): Promise<void> {
+    this.#open('appendAudit');
+    await this.#audit.append(entries);
+  }
+
+  async listAudit(query?: AuditQuery): Promise<AuditEntry[]> {
+    this.#open('listAudit');
+    return this.#audit.list(query);
+  }
+
+  async purgeAudit(before: number): Promise<number> {
+    this.#open('purgeAudit');
+    return this.#audit.purge(before);
   }
 
   // ---------------------------------------------------------------- leases

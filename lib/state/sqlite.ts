@@ -16,8 +16,13 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { MEMORY, migrate, openDatabase, runGuarded, transaction } from '../sqlite/open.ts';
 import type { OpenOptions, Schema } from '../sqlite/open.ts';
 import { StateUnavailableError } from './errors.ts';
+import { auditLimit, boundedAuditEntry } from '../model/audit.ts';
 import type {
   ActualState,
+  AuditAction,
+  AuditEntry,
+  AuditOutcome,
+  AuditQuery,
   BlockCompletion,
   BlockKey,
   BlockKind,
@@ -90,8 +95,41 @@ export const STATE_SCHEMA: Schema = {
     `,
     // 2: "present, not ours" — an address the operator already listed (BlockRecord.foreign).
     `ALTER TABLE blocks ADD COLUMN foreign_entry INTEGER;`,
+    // 3: the audit trail (AuditEntry).
+    `
+    CREATE TABLE audit (
+      id          INTEGER PRIMARY KEY AUTOINCREMENT,
+      at          INTEGER NOT NULL,
+      action      TEXT NOT NULL,
+      integration TEXT,
+      incident    TEXT,
+      count       INTEGER NOT NULL,
+      outcome     TEXT NOT NULL,
+      detail      TEXT
+    );
+    CREATE INDEX audit_by_time ON audit (at);
+    CREATE INDEX audit_by_incident ON audit (incident, at) WHERE incident IS NOT NULL;
+    `,
   ],
 };
+
+interface AuditRow {
+  at: number;
+  action: string;
+  integration: string | null;
+  incident: string | null;
+  count: number;
+  outcome: string;
+  detail: string | null;
+}
+
+function toAuditEntry(row: AuditRow): AuditEntry {
+  const entry: AuditEntry = { at: row.at, action: row.action as AuditAction, count: row.count, outcome: row.outcome as AuditOutcome };
+  if (row.integration !== null) entry.integration = row.integration;
+  if (row.incident !== null) entry.incident = row.incident;
+  if (row.detail !== null) entry.detail = row.detail;
+  return entry;
+}
 
 interface BlockRow {
   integration: string;
@@ -322,6 +360,33 @@ export class SqliteStateStore implements StateStore {
     this.#run('markProcessed', () => this.#sql.markProcessed.run(eventKey, now));
   }
 
+  async appendAudit(entries: AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    this.#run('appendAudit', () =>
+      transaction(this.#db, () => {
+        for (const entry of entries.map(boundedAuditEntry)) {
+          this.#sql.appendAudit.run(entry.at, entry.action, entry.integration ?? null, entry.incident ?? null, entry.count, entry.outcome, entry.detail ?? null);
+        }
+      }),
+    );
+  }
+
+  async listAudit(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    const limit = auditLimit(query.limit);
+    return this.#run('listAudit', () =>
+      (this.#sql.listAudit.all({
+        since: query.since ?? null,
+        incident: query.incident ?? null,
+        integration: query.integration ?? null,
+        limit,
+      }) as unknown as AuditRow[]).map(toAuditEntry),
+    );
+  }
+
+  async purgeAudit(before: number): Promise<number> {
+    return this.#run('purgeAudit', () => Number(this.#sql.purgeAudit.run(before).changes));
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -398,6 +463,12 @@ function prepareStatements(db: DatabaseSync) {
 
     wasProcessed: prepare('SELECT 1 AS hit FROM processed_events WHERE event_key = ?'),
     markProcessed: prepare('INSERT INTO processed_events (event_key, processed_at) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+    appendAudit: prepare('INSERT INTO audit (at, action, integration, incident, count, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    listAudit: prepare(`
+      SELECT at, action, integration, incident, count, outcome, detail FROM audit
+      WHERE (:since IS NULL OR at >= :since) AND (:incident IS NULL OR incident = :incident) AND (:integration IS NULL OR integration = :integration)
+      ORDER BY at DESC, id DESC LIMIT :limit`),
+    purgeAudit: prepare('DELETE FROM audit WHERE at < ?'),
   };
 }
 

@@ -4,6 +4,8 @@
  * contract every store (SQLite, DynamoDB) implements.
  */
 import type {
+  AuditEntry,
+  AuditQuery,
   BlockCompletion,
   BlockKey,
   BlockRecord,
@@ -53,6 +55,13 @@ export interface StateStore {
   releaseLease(name: string, owner: string): Promise<void>;
   /** Who holds the lease and until when (expired leases included), or undefined when none is recorded. */
   getLease(name: string): Promise<{ owner: string; expiresAt: number } | undefined>;
+
+  /** The audit trail: appends entries (their `detail` bounded). */
+  appendAudit(entries: AuditEntry[]): Promise<void>;
+  /** Audit entries matching the query, newest first. */
+  listAudit(query?: AuditQuery): Promise<AuditEntry[]>;
+  /** Deletes audit entries older than `before` (retention); returns how many, where the store can tell. */
+  purgeAudit(before: number): Promise<number>;
 
   /** Worker-side de-duplication of processed events. */
   wasProcessed(eventKey: string): Promise<boolean>;

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SWITCH_KEY } from '../../lib/model/types.ts';
-import type { BlockCompletion, BlockKey, BlockRecord, HoldIntent, IncidentRecord } from '../../lib/model/types.ts';
+import type { AuditEntry, AuditQuery, BlockCompletion, BlockKey, BlockRecord, HoldIntent, IncidentRecord } from '../../lib/model/types.ts';
+import { AUDIT_DETAIL_MAX } from '../../lib/model/audit.ts';
 import type { StateStore } from '../../lib/state/types.ts';
 
 /** What the factory hands to each test; `cleanup` must also close the store. */
@@ -864,6 +865,74 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
         expect(before).toBe(false);
         expect(await store.wasProcessed(eventKey)).toBe(true);
         expect(await store.wasProcessed(uid('evt'))).toBe(false);
+      });
+    });
+
+    describe('audit trail', () => {
+      /** Entries of this test only (the engine may be shared). */
+      async function mine(integration: string, query: Omit<AuditQuery, 'integration'> = {}): Promise<AuditEntry[]> {
+        return store.listAudit({ ...query, integration });
+      }
+
+      it('lists entries newest first, filtered by incident, integration and time, within the limit', async () => {
+        // Prepare: entries over two days.
+        const integration = uid('fw');
+        const other = uid('fw');
+        const [a, b] = [uid('inc'), uid('inc')];
+        const now = Date.now();
+        await store.appendAudit([
+          { at: now - 30 * HOUR, action: 'block.add', integration, incident: a, count: 40, outcome: 'ok' },
+          { at: now - 2 * HOUR, action: 'block.add', integration, incident: b, count: 3, outcome: 'partial', detail: '1 failed: timeout' },
+          { at: now - HOUR, action: 'block.remove', integration, count: 40, outcome: 'ok' },
+          { at: now - HOUR, action: 'switch.on', integration: other, incident: a, count: 1, outcome: 'ok' },
+        ]);
+
+        // Act
+        const all = await mine(integration);
+        const ofA = await store.listAudit({ incident: a });
+        const recent = await mine(integration, { since: now - 3 * HOUR });
+        const newest = await mine(integration, { limit: 1 });
+
+        // Assess
+        expect(all.map((e) => [e.action, e.count, e.outcome])).toEqual([
+          ['block.remove', 40, 'ok'],
+          ['block.add', 3, 'partial'],
+          ['block.add', 40, 'ok'],
+        ]);
+        expect(all[1]).toEqual({ at: now - 2 * HOUR, action: 'block.add', integration, incident: b, count: 3, outcome: 'partial', detail: '1 failed: timeout' });
+        expect(all[0]?.incident).toBeUndefined();
+        expect(ofA.map((e) => e.action)).toEqual(['switch.on', 'block.add']);
+        expect(recent).toHaveLength(2);
+        expect(newest.map((e) => e.action)).toEqual(['block.remove']);
+      });
+
+      it('keeps a long detail bounded', async () => {
+        // Prepare
+        const integration = uid('fw');
+        // Act
+        await store.appendAudit([{ at: Date.now(), action: 'block.add', integration, count: 1, outcome: 'failed', detail: 'x'.repeat(5_000) }]);
+        const [entry] = await mine(integration);
+        // Assess
+        expect(entry?.detail).toHaveLength(AUDIT_DETAIL_MAX);
+        expect(entry?.detail?.endsWith('…')).toBe(true);
+      });
+
+      it('forgets entries older than the retention on purgeAudit', async () => {
+        // Prepare
+        const integration = uid('fw');
+        const now = Date.now();
+        await store.appendAudit([
+          { at: now - 50 * HOUR, action: 'block.add', integration, count: 1, outcome: 'ok' },
+          { at: now - 26 * HOUR, action: 'block.add', integration, count: 2, outcome: 'ok' },
+          { at: now - HOUR, action: 'block.add', integration, count: 3, outcome: 'ok' },
+        ]);
+
+        // Act
+        await store.purgeAudit(now - 24 * HOUR);
+        const left = await mine(integration, { since: now - 72 * HOUR });
+
+        // Assess
+        expect(left.map((e) => e.count)).toEqual([3]);
       });
     });
 
