@@ -16,6 +16,7 @@ import { linodeOptionsSchema, linodeSecretsSchema } from '../providers/linode/co
 import { digitalOceanOptionsSchema, digitalOceanSecretsSchema } from '../providers/digitalocean/config.ts';
 import { vultrOptionsSchema, vultrSecretsSchema } from '../providers/vultr/config.ts';
 import { nftablesOptionsSchema } from '../providers/nftables/config.ts';
+import { abuseipdbOptionsSchema, abuseipdbSecretsSchema } from '../providers/abuseipdb/config.ts';
 import { ipsetOptionsSchema } from '../providers/ipset/config.ts';
 import { AZURE_MAX_INTEGRATION_ID, azureNsgOptionsSchema, azureNsgSecretsSchema } from '../providers/azure/config.ts';
 
@@ -381,6 +382,11 @@ export const ipsetIntegrationSchema = z
   .strict()
   .describe("ipset on this host (one-box; for iptables): attacker addresses as entries of two hash:ip sets your iptables/ip6tables rule drops from; only the relay's marked entries are ever removed.");
 
+export const abuseipdbIntegrationSchema = z
+  .object({ ...common, type: z.literal('abuseipdb'), options: abuseipdbOptionsSchema.prefault({}), secrets: abuseipdbSecretsSchema })
+  .strict()
+  .describe('AbuseIPDB: report the top attackers of each incident (category 4, DDoS Attack) when it ends; sends nothing during the attack.');
+
 export const crowdsecIntegrationSchema = z
   .object({
     ...common,
@@ -413,6 +419,7 @@ export const INTEGRATION_TYPES = [
   'crowdsec',
   'nftables',
   'ipset',
+  'abuseipdb',
 ] as const;
 
 export const integrationSchema = z.discriminatedUnion(
@@ -436,6 +443,7 @@ export const integrationSchema = z.discriminatedUnion(
     crowdsecIntegrationSchema,
     nftablesIntegrationSchema,
     ipsetIntegrationSchema,
+    abuseipdbIntegrationSchema,
   ],
   {
     error: (issue) =>
@@ -620,6 +628,9 @@ export const configSchema = z
       .strict()
       .prefault({}),
     retention: duration({ min: '1h', max: '365d' }).prefault('7d').describe('How long settled records are kept.'),
+    auditRetention: duration({ min: '1d', max: '365d' })
+      .prefault('30d')
+      .describe('How long the audit trail (relay history, the status page) keeps what the relay did.'),
     integrations: z.array(integrationSchema).default([]).describe('Targets the relay acts on.'),
     aws: awsSchema.prefault({}),
   })
@@ -640,7 +651,9 @@ export const configSchema = z
           message:
             integration.type === 'dry-run'
               ? `is "vpc" but a ${integration.type} integration makes no HTTP requests; use via: direct`
-              : `is "vpc" but a ${integration.type} integration calls a public cloud API, which the device relay does not forward to; use via: direct`,
+              : integration.type === 'nftables' || integration.type === 'ipset'
+                ? `is "vpc" but a ${integration.type} integration changes the firewall of the host the relay runs on (one-box only); use via: direct`
+                : `is "vpc" but a ${integration.type} integration calls a public cloud API, which the device relay does not forward to; use via: direct`,
         });
       }
     });

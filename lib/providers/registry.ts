@@ -25,6 +25,8 @@ import { createGcpFirewallProvider } from './gcp/provider.ts';
 import { createAzureNsgProvider } from './azure/provider.ts';
 import { createIpsetProvider } from './ipset/provider.ts';
 import { createNftablesProvider } from './nftables/provider.ts';
+import { ABUSEIPDB_API_BASE } from './abuseipdb/config.ts';
+import { createAbuseipdbProvider } from './abuseipdb/provider.ts';
 import { createLinodeProvider } from './linode/provider.ts';
 import { createDigitalOceanProvider } from './digitalocean/provider.ts';
 import { createVultrProvider } from './vultr/provider.ts';
@@ -241,6 +243,15 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
           : createIpsetProvider({ id: integration.id, options: integration.options });
       logger.info('provider ready', { kind: provider.kind, detail: `${integration.type} on this host` });
       return provider;
+    }
+    case 'abuseipdb': {
+      // No auth cooldown: AbuseIPDB documents no lockout after refused keys; the provider stops on a 401/403 with the fix.
+      const env = deps.env ?? process.env;
+      const provider = createAbuseipdbProvider(
+        { id: integration.id, options: integration.options },
+        { transport: deps.transport, secrets: { apiKey: resolveRequiredSecret(integration.secrets.apiKey, `${path}.secrets.apiKey`, env) }, logger },
+      );
+      return ready(logger, provider, ABUSEIPDB_API_BASE);
     }
     case 'crowdsec': {
       const env = deps.env ?? process.env;

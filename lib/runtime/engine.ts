@@ -141,6 +141,7 @@ export function buildEngine(options: EngineOptions): Engine {
       ...base,
       reconciler,
       retentionMs: config.retention,
+      auditRetentionMs: config.auditRetention,
       driftIntervalMs: config.sweeper.driftCheck,
       lastDriftCheck: new Map<string, number>(),
     },
