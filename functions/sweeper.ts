@@ -2,5 +2,5 @@
 import { createAwsEngine } from '../lib/runtime/aws-engine.ts';
 import { createSweeperHandler } from '../lib/runtime/aws-sweeper.ts';
 
-const { engine, logger } = createAwsEngine();
-export const handler = createSweeperHandler(engine, logger);
+const { engine, logger, metrics } = createAwsEngine();
+export const handler = createSweeperHandler(engine, logger, metrics);

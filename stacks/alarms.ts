@@ -6,7 +6,8 @@
  * address is subscribed to it (AWS e-mails a confirmation link first).
  */
 import type { DeploymentSettings } from './config.ts';
-import type { Functions } from './functions.ts';
+import { EMF_NAMESPACE, METRIC } from '../lib/metrics/names.ts';
+import { metricsServiceName, type Functions } from './functions.ts';
 import type { Storage } from './storage.ts';
 
 export function createAlarms(settings: DeploymentSettings, storage: Storage, functions: Functions) {
@@ -136,6 +137,24 @@ export function createAlarms(settings: DeploymentSettings, storage: Storage, fun
     evaluationPeriods: 3,
     datapointsToAlarm: 2,
     threshold: settings.queue.oldestAgeAlarmSeconds,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
+    ...notify,
+  });
+
+  // The sweeper publishes how many blocks are overdue (due for 5 minutes, or
+  // failing 3 times in a row) after every run: the relay is not converging.
+  new aws.cloudwatch.MetricAlarm('OverdueBlocksAlarm', {
+    name: `${prefix}-overdue-blocks`,
+    alarmDescription: 'Flowtriq Relay: blocks are overdue (not applied or not removed in time); see relay status --aws and DEPLOY.md, "Alarms"',
+    namespace: EMF_NAMESPACE,
+    metricName: METRIC.overdueBlocks,
+    dimensions: { service: metricsServiceName() },
+    statistic: 'Maximum',
+    period: 60,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3,
+    threshold: 0,
     comparisonOperator: 'GreaterThanThreshold',
     treatMissingData: 'notBreaching',
     ...notify,

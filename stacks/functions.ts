@@ -31,6 +31,11 @@ export const CONSUMER_ACTIONS = [
   'sqs:GetQueueAttributes',
 ];
 
+/** The stage's service name in its metrics: `flowtriq-relay-<stage>`. */
+export function metricsServiceName(): string {
+  return `${$app.name}-${$app.stage}`;
+}
+
 interface FunctionsInput {
   settings: DeploymentSettings;
   storage: Storage;
@@ -59,6 +64,8 @@ export function createFunctions({ settings, storage, secrets, deviceRelay, confi
 
   const environment = {
     ...CONFIG_ENVIRONMENT,
+    // The service dimension of the functions' EMF metrics (lib/metrics/emf.ts); the overdue-blocks alarm watches it.
+    POWERTOOLS_SERVICE_NAME: metricsServiceName(),
     RELAY_STATE_TABLE: table.name,
     RELAY_QUEUE_URL: queue.url,
     RELAY_DLQ_URL: dlq.url,

@@ -315,12 +315,23 @@ export class Reconciler {
     let reasserted = 0;
     let removed = 0;
     try {
-      const device = await provider.list!(this.#ctx(logger, heartbeat.signal));
+      const listed = now();
+      const device = await provider.list!(this.#ctx(logger, heartbeat.signal)).then(
+        (entries) => {
+          this.#deps.metrics?.deviceRequest(integration, 'list', 'ok', (now() - listed) / 1000);
+          return entries;
+        },
+        (error: unknown) => {
+          this.#deps.metrics?.deviceRequest(integration, 'list', 'failed', (now() - listed) / 1000);
+          throw error;
+        },
+      );
       const plan = planDrift(await store.listBlocks({ integration }), device, now());
       if (plan.reassert.length > 0) {
         const { conflicts } = await store.complete(plan.reassert, now());
         reasserted = plan.reassert.length - conflicts.length;
         logger.warn('drift: blocks missing from the device; re-asserting', { integration, ipCount: reasserted });
+        this.#deps.metrics?.driftRepair(integration, 'reassert', reasserted);
         await appendAudit(store, logger, [{ at: now(), action: 'drift.reassert', integration, count: reasserted, outcome: 'ok', detail: 'blocks missing from the device, written again' }]);
       }
       if (plan.removeStale.length > 0) {
@@ -328,6 +339,7 @@ export class Reconciler {
         const results = await provider.remove(entries, this.#ctx(logger, heartbeat.signal));
         removed = results.filter((result) => result.ok).length;
         logger.warn('drift: removed relay entries no incident holds', { integration, ipCount: removed, failed: entries.length - removed });
+        this.#deps.metrics?.driftRepair(integration, 'remove', removed);
         await appendAudit(store, logger, [
           {
             at: now(),
@@ -440,6 +452,7 @@ export class Reconciler {
       };
       if (failed === 0) logger.info(`block ${op}`, line);
       else logger.warn(`block ${op}`, line);
+      this.#deps.metrics?.deviceRequest(provider.id, op, line.outcome, latencyMs / 1000);
       await appendAudit(this.#deps.store, logger, batchAudit(op === 'add' ? 'block.add' : 'block.remove', provider.id, results, now()));
       await this.#deps.checkpoint?.('after-provider');
     }
@@ -502,6 +515,7 @@ export class Reconciler {
           ...(result.detail !== undefined ? { detail: result.detail } : {}),
           ...(outcome.ok ? {} : { error: outcome.error }),
         };
+        this.#deps.metrics?.deviceRequest(provider.id, op, line.outcome, line.latencyMs / 1000);
         if (result.notice !== undefined) logger.error(`switch ${op}: ${result.notice}`, line);
         else if (outcome.ok || outcome.deferred) logger.info(`switch ${op}`, line);
         else logger.warn(`switch ${op}`, line);

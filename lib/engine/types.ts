@@ -1,4 +1,5 @@
 import type { Logger } from '../log/types.ts';
+import type { RelayMetrics } from '../metrics/types.ts';
 import type { Provider } from '../providers/types.ts';
 import type { StateStore } from '../state/types.ts';
 
@@ -14,4 +15,6 @@ export interface EngineDeps {
   logger: Logger;
   now: () => number;
   checkpoint?: (point: Checkpoint) => void | Promise<void>;
+  /** Device requests and drift repairs are counted here (Prometheus one-box, EMF on Lambda). */
+  metrics?: RelayMetrics;
 }

@@ -17,6 +17,7 @@
 import { encodeJobJson } from '../engine/job.ts';
 import { parseEvent } from '../event/schema.ts';
 import type { Logger } from '../log/types.ts';
+import type { RelayMetrics } from '../metrics/types.ts';
 import { deliveryKey, eventDedupId, eventGroupId } from '../planner/event-key.ts';
 import { MessageTooLargeError, QueueUnavailableError } from '../queue/errors.ts';
 import type { JobQueue } from '../queue/types.ts';
@@ -37,6 +38,8 @@ export interface IntakeOptions {
   /** Start/update events further than this from now are refused (default 5 min). */
   replayWindowMs?: number;
   maxBodyBytes?: number;
+  /** Webhooks are counted here, by outcome, with the intake's latency. */
+  metrics?: Pick<RelayMetrics, 'webhook'>;
 }
 
 export interface IngestRequest {
@@ -78,6 +81,7 @@ export function createIngest(options: IntakeOptions) {
 
   const log = (status: number, outcome: string, started: number, fields: LogFields) => {
     const line = { status, outcome, ...fields, latencyMs: now() - started, ...insecureNote };
+    options.metrics?.webhook(outcome, line.latencyMs / 1000);
     if (status >= 500) options.logger.error('webhook', line);
     else if (status >= 400 || options.insecure) options.logger.warn('webhook', line);
     else options.logger.info('webhook', line);

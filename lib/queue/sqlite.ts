@@ -282,9 +282,14 @@ export class SqliteJobQueue implements JobQueue {
   async stats(): Promise<QueueStats> {
     return this.#run('stats', () => {
       const now = this.#now();
-      const live = this.#sql.countMessages.get(now, now) as { visible: number | null; in_flight: number | null };
+      const live = this.#sql.countMessages.get(now, now) as { visible: number | null; in_flight: number | null; oldest: number | null };
       const dead = this.#sql.countDead.get() as { dead: number };
-      return { visible: live.visible ?? 0, inFlight: live.in_flight ?? 0, dead: dead.dead };
+      return {
+        visible: live.visible ?? 0,
+        inFlight: live.in_flight ?? 0,
+        dead: dead.dead,
+        ...(live.oldest !== null ? { oldestAgeMs: Math.max(0, now - live.oldest) } : {}),
+      };
     });
   }
 
@@ -400,7 +405,7 @@ function prepareStatements(db: DatabaseSync) {
     deleteByReceipt: prepare('DELETE FROM messages WHERE seq = ? AND receipt = ?'),
     releaseByReceipt: prepare('UPDATE messages SET visible_at = ?, receipt = NULL WHERE seq = ? AND receipt = ?'),
     countMessages: prepare(
-      'SELECT sum(visible_at <= ?1) AS visible, sum(visible_at > ?2) AS in_flight FROM messages',
+      'SELECT sum(visible_at <= ?1) AS visible, sum(visible_at > ?2) AS in_flight, min(sent_at) AS oldest FROM messages',
     ),
     countDead: prepare('SELECT count(*) AS dead FROM dead_letters'),
     listDead: prepare('SELECT * FROM dead_letters ORDER BY died_at, seq LIMIT ?'),

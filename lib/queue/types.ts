@@ -40,6 +40,12 @@ export interface QueueStats {
   visible: number;
   inFlight: number;
   dead: number;
+  /**
+   * Age of the oldest message not yet done, when the engine can tell (SQLite;
+   * SQS reports it only as the CloudWatch metric ApproximateAgeOfOldestMessage,
+   * which the stage alarms on). Absent when the queue is empty.
+   */
+  oldestAgeMs?: number;
 }
 
 export interface JobQueue {

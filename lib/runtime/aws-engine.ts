@@ -13,13 +13,15 @@ import { DynamoStateStore } from '../state/dynamodb.ts';
 import { createDeviceRelayTransport } from '../transport/device-relay.ts';
 import { createDirectTransport } from '../transport/node-http.ts';
 import { withSstLinks } from './sst-links.ts';
-import { AwsEnvironmentError, bundledConfigPath, lambdaCredentials, optionalEnv, requireEnv } from './aws-env.ts';
+import { AwsEnvironmentError, bundledConfigPath, lambdaCredentials, lambdaMetrics, optionalEnv, requireEnv } from './aws-env.ts';
+import type { EmfMetrics } from '../metrics/emf.ts';
 import { buildEngine, type Engine } from './engine.ts';
 
 export interface AwsEngine {
   engine: Engine;
   store: DynamoStateStore;
   logger: Logger;
+  metrics: EmfMetrics;
 }
 
 export function createAwsEngine(linkedEnv: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger()): AwsEngine {
@@ -42,8 +44,10 @@ export function createAwsEngine(linkedEnv: NodeJS.ProcessEnv = process.env, logg
         ...(env.RELAY_LAMBDA_ENDPOINT ? { endpoint: env.RELAY_LAMBDA_ENDPOINT } : {}),
       })
     : undefined;
+  const metrics = lambdaMetrics(env);
   const engine = buildEngine({
     config,
+    metrics,
     store,
     transport: createDirectTransport(),
     transportFor: (integration) =>
@@ -52,5 +56,5 @@ export function createAwsEngine(linkedEnv: NodeJS.ProcessEnv = process.env, logg
     env,
     owner: `lambda-${randomUUID()}`,
   });
-  return { engine, store, logger };
+  return { engine, store, logger, metrics };
 }

@@ -2,6 +2,7 @@
  * The Lambda handlers' environment, validated: each variable the stacks set,
  * with an error that names it and says what sets it.
  */
+import { createEmfMetrics, type EmfMetrics } from '../metrics/emf.ts';
 import { resolve } from 'node:path';
 import { RelayError } from '../errors.ts';
 
@@ -31,4 +32,13 @@ export function lambdaCredentials(env: NodeJS.ProcessEnv) {
   const accessKeyId = requireEnv(env, 'AWS_ACCESS_KEY_ID');
   const secretAccessKey = requireEnv(env, 'AWS_SECRET_ACCESS_KEY');
   return { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+}
+
+/**
+ * The functions' metrics, as CloudWatch EMF lines (lib/metrics/emf.ts),
+ * under the stage's service name (POWERTOOLS_SERVICE_NAME, set by the stack
+ * and used by its alarms).
+ */
+export function lambdaMetrics(env: NodeJS.ProcessEnv): EmfMetrics {
+  return createEmfMetrics({ serviceName: env.POWERTOOLS_SERVICE_NAME?.trim() || 'flowtriq-relay' });
 }

@@ -12,7 +12,7 @@ import { createLogger } from '../log/logger.ts';
 import type { Logger } from '../log/types.ts';
 import { SqsFetchSender } from '../queue/sqs-fetch-sender.ts';
 import { withSstLinks } from './sst-links.ts';
-import { AwsEnvironmentError, lambdaCredentials, requireEnv } from './aws-env.ts';
+import { AwsEnvironmentError, lambdaCredentials, lambdaMetrics, requireEnv } from './aws-env.ts';
 
 const secretRefs = z.array(
   z.union([
@@ -52,5 +52,5 @@ export function createWebhookApp(linkedEnv: NodeJS.ProcessEnv = process.env, log
     ...(env.RELAY_SQS_ENDPOINT ? { endpoint: env.RELAY_SQS_ENDPOINT } : {}),
   });
   // No insecure mode in AWS: without a secret, createIntakeApp refuses to build.
-  return createIntakeApp({ secrets, queue, logger, replayWindowMs });
+  return createIntakeApp({ secrets, queue, logger, replayWindowMs, metrics: lambdaMetrics(env) });
 }

@@ -16,6 +16,7 @@ import { FlowtriqApiClient } from '../flowtriq-api/client.ts';
 import { FlowtriqApiError, FlowtriqApiRateLimitedError } from '../flowtriq-api/errors.ts';
 import { createNeverBlockList } from '../ip/never-block.ts';
 import type { Logger } from '../log/types.ts';
+import type { RelayMetrics } from '../metrics/types.ts';
 import type { IntegrationView } from '../planner/types.ts';
 import { guardBlocklist } from '../providers/guard.ts';
 import { createProvider } from '../providers/registry.ts';
@@ -38,6 +39,8 @@ export interface EngineOptions {
   /** Replace the providers built from config (tests). */
   providers?: ReadonlyMap<string, Provider>;
   checkpoint?: (point: Checkpoint) => void | Promise<void>;
+  /** Where device requests and drift repairs are counted. */
+  metrics?: RelayMetrics;
   reconcilerOptions?: ConstructorParameters<typeof Reconciler>[1];
 }
 
@@ -105,7 +108,14 @@ export function buildEngine(options: EngineOptions): Engine {
       env,
     });
   const integrations = integrationViews(config, providers);
-  const base = { store, providers, logger, now, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) };
+  const base = {
+    store,
+    providers,
+    logger,
+    now,
+    ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  };
   const reconciler = new Reconciler(base, { ...options.reconcilerOptions, ...(options.owner ? { owner: options.owner } : {}) });
 
   const token = config.flowtriq.apiToken

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, EventBridgeEvent, LambdaFunctionURLEvent, LambdaFunctionURLResult, SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createFifoQueues } from '../../lib/queue/sqs.ts';
 import { signFlowtriq } from '../../lib/signature/flowtriq.ts';
 import { createTable } from '../../lib/state/dynamodb-table.ts';
@@ -207,15 +207,31 @@ describe('Lambda handlers', () => {
     expect(swept.errors).toEqual([]);
   });
 
-  it('answers a forged Function URL request with 401 and enqueues nothing', async () => {
+  it('answers a forged Function URL request with 401, enqueues nothing, and counts it in an EMF metric', async () => {
     // Prepare
     const body = JSON.stringify(attackEvent({ type: 'attack_start', uuid: 'inc-forged', at: Date.now(), ips: publicIps(1) }));
+    const printed: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      printed.push(String(chunk));
+      return true;
+    });
     // Act
-    const result = await webhook(urlEvent(body, { base64: true, signature: signFlowtriq('wrong', body) }), context);
+    let result: LambdaFunctionURLResult;
+    try {
+      result = await webhook(urlEvent(body, { base64: true, signature: signFlowtriq('wrong', body) }), context);
+    } finally {
+      spy.mockRestore();
+    }
     const batch = await receivedBatch();
     // Assess
     expect(status(result)).toBe(401);
     expect(batch.Records.filter((record) => record.body.includes('inc-forged'))).toEqual([]);
+    const emf = printed
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(emf).toContainEqual(expect.objectContaining({ flowtriq_relay_webhooks_total: 1, outcome: expect.stringMatching(/^signature_/), service: 'flowtriq-relay' }));
   });
 
   it('verifies the signature on the decoded bytes of a base64 body', async () => {

@@ -335,13 +335,14 @@ describe('full config: every feature on', () => {
     for (const build of e.builds) expect(build.copyFiles[0], build.functionID).toEqual({ from: e.configFile, to: 'relay.config.yaml' });
   });
 
-  it('alarms: DLQ depth, webhook throttles and errors, queue age, worker errors, sweeper errors and sweeper silence notify the Alarms topic; e-mail subscribed', () => {
+  it('alarms: DLQ depth, webhook throttles and errors, queue age, overdue blocks, worker errors, sweeper errors and sweeper silence notify the Alarms topic; e-mail subscribed', () => {
     const e = deployed(id);
     const topic = computed(e, TYPES.topic, 'AlarmsTopic', 'arn');
     const alarms = Object.fromEntries(ofType(e, TYPES.metricAlarm).map((a) => [a.name, a.inputs]));
     expect(Object.keys(alarms).sort()).toEqual([
       'JobsDlqNotEmptyAlarm',
       'JobsQueueAgeAlarm',
+      'OverdueBlocksAlarm',
       'SweeperErrorsAlarm',
       'SweeperNotRunningAlarm',
       'WebhookErrorsAlarm',
@@ -351,6 +352,15 @@ describe('full config: every feature on', () => {
     const webhook = computed(e, TYPES.function, 'WebhookFunction', 'name');
     expect(alarms.WebhookThrottlesAlarm).toMatchObject({ namespace: 'AWS/Lambda', metricName: 'Throttles', dimensions: { FunctionName: webhook }, threshold: 0 });
     expect(alarms.WebhookErrorsAlarm).toMatchObject({ namespace: 'AWS/Lambda', metricName: 'Errors', dimensions: { FunctionName: webhook }, threshold: 0 });
+    // The sweeper's EMF gauge, under the stage's service name (POWERTOOLS_SERVICE_NAME of every function).
+    expect(alarms.OverdueBlocksAlarm).toMatchObject({
+      namespace: 'FlowtriqRelay',
+      metricName: 'flowtriq_relay_overdue_blocks',
+      dimensions: { service: environment(resource(e, TYPES.function, 'SweeperFunction')).POWERTOOLS_SERVICE_NAME },
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(environment(resource(e, TYPES.function, 'SweeperFunction')).POWERTOOLS_SERVICE_NAME).toMatch(/^flowtriq-relay-/);
     // Worker timeout 90 s here: visibility 540 s, alarm after an event waited two of them.
     expect(alarms.JobsQueueAgeAlarm).toMatchObject({
       namespace: 'AWS/SQS',
@@ -421,7 +431,7 @@ describe('minimal config: defaults, JSON, no VPC integration', () => {
     const e = deployed(id);
     expect(ofType(e, TYPES.topic)).toHaveLength(1);
     expect(ofType(e, TYPES.topicSubscription)).toEqual([]);
-    expect(ofType(e, TYPES.metricAlarm)).toHaveLength(7);
+    expect(ofType(e, TYPES.metricAlarm)).toHaveLength(8);
   });
 
   it('bundles the JSON file as relay.config.yaml (JSON is YAML)', () => {
