@@ -1,0 +1,117 @@
+/**
+ * The nftables integration through the one-box relay, against the real
+ * kernel: signed webhooks over HTTP, SQLite queue and state, workers and the
+ * reconciler, with `nft` running inside a network namespace this test makes
+ * (the protected host), joined by a veth pair to an attacker namespace.
+ * attack_start → the attacker's packets are dropped, a clean source passes;
+ * an address two incidents share stays until the last one ends; attack_end
+ * → everything the relay added is gone and the attacker passes again; the
+ * operator's own element is never touched.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/load.ts';
+import { silentLogger } from '../../lib/log/logger.ts';
+import { nftablesOptionsSchema } from '../../lib/providers/nftables/config.ts';
+import { createNftablesProvider } from '../../lib/providers/nftables/provider.ts';
+import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
+import { attackEvent, TEST_SECRET } from '../helpers/events.ts';
+import { assertNetnsUsable, connectVeth, createNetns, deleteNetns, netnsAvailability, startUdpEcho, udpPasses, type Netns, type UdpEcho } from '../helpers/netns.ts';
+import { postSignedEvent } from '../helpers/webhook-client.ts';
+import { elementsOf, OPERATOR_RULESET } from '../providers/nftables/harness.ts';
+
+// Public-looking addresses (inside the namespaces only): the relay's never-block list refuses documentation ranges.
+const HOST = '45.90.0.1';
+const ATTACKER = '45.90.0.10';
+const SHARED = '45.90.0.11';
+const CLEAN = '45.90.0.20';
+const OTHER = '45.90.0.30';
+const OPERATOR_OWN = '45.90.0.99';
+
+const availability = netnsAvailability();
+
+describe.skipIf(availability.skip)('nftables through the one-box relay (real kernel)', () => {
+  let host: Netns | undefined;
+  let attacker: Netns | undefined;
+  let echo: UdpEcho | undefined;
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  beforeAll(async () => {
+    assertNetnsUsable();
+    host = await createNetns('e2eh');
+    attacker = await createNetns('e2ea');
+    await connectVeth(
+      { ns: host, ifname: 'ftr-e2e-h', addresses: [`${HOST}/24`] },
+      { ns: attacker, ifname: 'ftr-e2e-a', addresses: [`${ATTACKER}/24`, `${SHARED}/24`, `${CLEAN}/24`] },
+    );
+    await host.nft(`flush ruleset\n${OPERATOR_RULESET}`);
+    // The operator's own element, without the relay's comment.
+    await host.nft(`add element inet flowtriq flowtriq_v4 { ${OPERATOR_OWN} }`);
+    echo = await startUdpEcho(host);
+  }, 30_000);
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  afterAll(async () => {
+    await echo?.stop();
+    await deleteNetns(host);
+    await deleteNetns(attacker);
+  });
+
+  it('drops the attackers while an incident holds them, keeps a shared address until the last incident ends, and touches nothing else', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'relay-nft-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = parseConfig({
+      storage: { dir },
+      webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
+      sweeper: { interval: '1h', driftCheck: '1h' },
+      integrations: [{ id: 'host', type: 'nftables', ttl: '1h' }],
+    });
+    const provider = createNftablesProvider({ id: 'host', options: nftablesOptionsSchema.parse({}) }, { runner: host!.run });
+    const relay: OneBox = await startOneBox({
+      loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
+      logger: silentLogger,
+      env: { HOOK_SECRET: TEST_SECRET },
+      port: 0,
+      sweeper: false,
+      providers: new Map([['host', provider]]),
+    });
+    cleanups.push(() => relay.stop());
+    const send = async (event: ReturnType<typeof attackEvent>) => {
+      expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
+      await relay.idle();
+    };
+    const set = async () => (await elementsOf(host!, 'flowtriq_v4')).map((element) => element.ip).sort();
+    const passes = (source: string) => udpPasses(attacker!, source, HOST, echo!.port);
+
+    // Act
+    const beforeAttack = await passes(ATTACKER);
+    await send(attackEvent({ type: 'attack_start', uuid: 'inc-a', at: Date.now(), ips: [ATTACKER, SHARED] }));
+    await send(attackEvent({ type: 'attack_start', uuid: 'inc-b', at: Date.now(), ips: [SHARED, OTHER] }));
+    const during = await set();
+    const timeouts = (await elementsOf(host!, 'flowtriq_v4')).filter((element) => element.ip !== OPERATOR_OWN).map((element) => element.timeout);
+    const attackerDuring = await passes(ATTACKER);
+    const cleanDuring = await passes(CLEAN);
+    await send(attackEvent({ type: 'attack_end', uuid: 'inc-a', at: Date.now() + 1 }));
+    const afterFirstEnd = await set();
+    const sharedAfterFirstEnd = await passes(SHARED);
+    await send(attackEvent({ type: 'attack_end', uuid: 'inc-b', at: Date.now() + 2 }));
+    const afterBoth = await set();
+    const attackerAfter = await passes(ATTACKER);
+
+    // Assess
+    expect(beforeAttack).toBe(true);
+    expect(during).toEqual([ATTACKER, SHARED, OTHER, OPERATOR_OWN].sort());
+    expect(timeouts.every((timeout) => timeout !== undefined && timeout > 3_500 && timeout <= 3_600)).toBe(true);
+    expect([attackerDuring, cleanDuring]).toEqual([false, true]);
+    expect(afterFirstEnd).toEqual([SHARED, OTHER, OPERATOR_OWN].sort());
+    expect(sharedAfterFirstEnd).toBe(false);
+    expect(afterBoth).toEqual([OPERATOR_OWN]);
+    expect(attackerAfter).toBe(true);
+  }, 60_000);
+});
