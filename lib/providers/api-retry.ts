@@ -56,12 +56,42 @@ export async function withRetries<T>(call: (attempt: number) => Promise<T>, opti
       if (options.now() + wait >= options.deadline) {
         throw new ProviderError(`${options.label}: ${error.message} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}; it will be retried)`, {
           retryable: true,
-          ...(error.status !== undefined ? { status: error.status } : {}),
-          ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
-          cause: error,
+          ...retryDetails(error),
         });
       }
       await options.sleep(wait, options.signal);
     }
   }
+}
+
+/** The client's clock and jitter, as its options carry them. */
+export interface RetryClock {
+  now: () => number;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+/** withRetries' options for one operation (its deadline and signal) of a client (its clock). */
+export function retryOptions(op: { deadline: number; signal: AbortSignal }, clock: RetryClock, label: string): RetryOptions {
+  return {
+    deadline: op.deadline,
+    signal: op.signal,
+    now: clock.now,
+    sleep: clock.sleep,
+    label,
+    ...(clock.random ? { random: clock.random } : {}),
+  };
+}
+
+/**
+ * What a RetryableCall hands on to the error that reports it (a write whose
+ * outcome is unclear, not repeated blindly): its status and Retry-After when
+ * it had them, and itself as the cause.
+ */
+export function retryDetails(error: RetryableCall): { status?: number; retryAfterMs?: number; cause: RetryableCall } {
+  return {
+    ...(error.status !== undefined ? { status: error.status } : {}),
+    ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    cause: error,
+  };
 }

@@ -3,6 +3,7 @@
  * addresses) shares: an activation built from the per-resource results, and
  * one restore outcome from the per-resource ones.
  */
+import type { z } from 'zod';
 import type { SwitchActivation, SwitchRestore } from './types.ts';
 
 /**
@@ -25,4 +26,15 @@ export function combinedRestore(outcomes: readonly SwitchRestore['outcome'][], s
   if (outcomes.includes('pending')) return { outcome: 'pending', recheckAfterMs, summary };
   if (outcomes.includes('changed-by-others')) return { outcome: 'changed-by-others', summary };
   return { outcome: 'restored', summary };
+}
+
+/**
+ * A snapshot state or activation record the relay stored, read back through
+ * `schema`. When it does not fit, `fail` builds the error from where the
+ * first misfit is (a path such as `servers.0.firewall`).
+ */
+export function readStored<S extends z.ZodType>(schema: S, value: unknown, fail: (where: string | undefined) => Error): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw fail(parsed.error.issues[0]?.path.join('.'));
+  return parsed.data;
 }

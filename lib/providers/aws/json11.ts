@@ -13,28 +13,21 @@
  *   can act on WAFOptimisticLockException, InvalidOperationException, …
  */
 import type { z } from 'zod';
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
+import type { HttpResponse } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, parseJsonBody, sendRequest, timeLeft } from '../http-json.ts';
 import { AwsApiError, classifyAwsError, credentialsFix, parseAwsError } from './errors.ts';
 import { type AwsCredentials, signRequest } from './sigv4.ts';
 
-export const AWS_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const AWS_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 /** One provider operation's budget and context. */
-export interface AwsOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must be finished. */
-  deadline: number;
-}
+export type AwsOp = ApiOp;
 
-export interface AwsJsonClientOptions {
+export interface AwsJsonClientOptions extends ApiClientOptions {
   /** For messages, e.g. `aws-shield edge`. */
   label: string;
   /** SigV4 service name and IAM prefix (`shield`, `wafv2`). */
@@ -45,11 +38,6 @@ export interface AwsJsonClientOptions {
   /** `AWSShield_20160616`, `AWSWAF_20190729`. */
   targetPrefix: string;
   credentials: () => AwsCredentials;
-  transport: Transport;
-  timeoutMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 export class AwsJsonClient {
@@ -66,22 +54,12 @@ export class AwsJsonClient {
 
   /** Calls `operation` with `input`, retried on throttling/5xx/transport failures; the answer is validated with `schema`. */
   async call<T>(op: AwsOp, operation: string, input: object, schema: z.ZodType<T>): Promise<T> {
-    return withRetries(() => this.#once(op, operation, input, schema), {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: `${this.#o.label}: ${operation}`,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    });
+    return withRetries(() => this.#once(op, operation, input, schema), retryOptions(op, this.#o, `${this.#o.label}: ${operation}`));
   }
 
   async #once<T>(op: AwsOp, operation: string, input: object, schema: z.ZodType<T>): Promise<T> {
     op.signal.throwIfAborted();
-    const remaining = op.deadline - this.#o.now();
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.#o.label}: the operation ran out of time before ${operation}; it will be retried`, { retryable: true });
-    }
+    const remaining = timeLeft(op, this.#o.now(), this.#o.label, operation);
     const url = `${this.#o.endpoint}/`;
     const body = JSON.stringify(input);
     let credentials: AwsCredentials;
@@ -108,30 +86,14 @@ export class AwsJsonClient {
     );
     headers['user-agent'] = AWS_USER_AGENT;
     headers.accept = 'application/json';
-    let response: HttpResponse;
-    try {
-      response = await this.#o.transport.request({
-        method: 'POST',
-        url,
-        headers,
-        body,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const failure = classifyTransportFailure(error);
-      if (failure.retryable) throw new RetryableCall(`${operation}: ${failure.description}`, { cause: error });
-      throw new ProviderError(`${this.#o.label}: ${operation}: ${failure.description}`, { retryable: false, cause: error });
-    }
+    const response = await sendRequest(op, this.#o, { method: 'POST', url, headers, body, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.#o.label, target: operation });
     op.logger.debug('aws request', { service: this.#o.service, operation, status: response.status, requestId: response.headers['x-amzn-requestid'] });
     return this.#interpret(operation, response, schema);
   }
 
   #interpret<T>(operation: string, response: HttpResponse, schema: z.ZodType<T>): T {
     const { status } = response;
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     if (status >= 200 && status < 300) {
       if (json === undefined) {
         throw new ProviderError(
@@ -174,13 +136,4 @@ export class AwsJsonClient {
 
 function truncate(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
-}
-
-function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
 }

@@ -11,7 +11,7 @@
  * variables from an AWS profile's static keys (./profile.ts). `deps.credentials` may also be a function, read before each
  * request (for credentials that are refreshed in place).
  */
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import type { AwsShieldOptions, AwsWafIpSetOptions } from './config.ts';
 import { AwsJsonClient } from './json11.ts';
 import { AWS_SHIELD_TYPE, AwsShieldProvider, SHIELD_ENDPOINT, SHIELD_REGION, SHIELD_TARGET_PREFIX } from './shield.ts';
@@ -39,7 +39,8 @@ function credentialsOf(secrets: AwsProviderDeps['secrets']): () => AwsCredential
 }
 
 export function createAwsShieldProvider(integration: AwsShieldIntegration, deps: AwsProviderDeps): AwsShieldProvider {
-  const now = deps.now ?? Date.now;
+  const runtime = clientRuntime(deps, integration.options.timeout);
+  const { now } = runtime;
   const client = new AwsJsonClient({
     label: `${AWS_SHIELD_TYPE} ${integration.id}`,
     service: 'shield',
@@ -47,11 +48,7 @@ export function createAwsShieldProvider(integration: AwsShieldIntegration, deps:
     endpoint: deps.endpoint ?? SHIELD_ENDPOINT,
     targetPrefix: SHIELD_TARGET_PREFIX,
     credentials: credentialsOf(deps.secrets),
-    transport: deps.transport,
-    timeoutMs: integration.options.timeout,
-    now,
-    sleep: deps.sleep ?? defaultSleep,
-    ...(deps.random ? { random: deps.random } : {}),
+    ...runtime,
   });
   return new AwsShieldProvider({
     id: integration.id,
@@ -68,10 +65,10 @@ export function createAwsWafIpSetProvider(
   integration: AwsWafIpSetIntegration,
   deps: AwsProviderDeps & { /** Tests only: a private write spacer. */ spacer?: WriteSpacer },
 ): AwsWafIpSetProvider {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
-  const credentials = credentialsOf(deps.secrets);
   const { options } = integration;
+  const runtime = clientRuntime(deps, options.timeout);
+  const { now, sleep } = runtime;
+  const credentials = credentialsOf(deps.secrets);
   const client = new AwsJsonClient({
     label: `${AWS_WAF_IPSET_TYPE} ${integration.id}`,
     service: 'wafv2',
@@ -79,11 +76,7 @@ export function createAwsWafIpSetProvider(
     endpoint: deps.endpoint ?? wafEndpoint(options.region),
     targetPrefix: WAF_TARGET_PREFIX,
     credentials,
-    transport: deps.transport,
-    timeoutMs: options.timeout,
-    now,
-    sleep,
-    ...(deps.random ? { random: deps.random } : {}),
+    ...runtime,
   });
   let spacerKey: string;
   try {

@@ -22,13 +22,11 @@
  *   error.
  */
 import { z } from 'zod';
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
+import type { HttpResponse } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, bearerJsonHeaders, parseJsonBody, sendRequest, timeLeft } from '../http-json.ts';
 import { ARM_SCOPE, NETWORK_API_VERSION } from './config.ts';
 import {
   type ArmErrorContext,
@@ -51,20 +49,15 @@ import {
   securityRuleSchema,
 } from './model.ts';
 
-export const AZURE_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const AZURE_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** Renew the token this long before it expires. */
 const TOKEN_MARGIN_MS = 5 * 60_000;
 
-/** The state of one provider operation. */
-export interface AzureOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished (waits included). */
-  deadline: number;
-}
+/** The state of one provider operation (its deadline includes the waits). */
+export type AzureOp = ApiOp;
 
-export interface AzureClientOptions {
+export interface AzureClientOptions extends ApiClientOptions {
   label: string;
   armBase: string;
   loginBase: string;
@@ -74,12 +67,7 @@ export interface AzureClientOptions {
   tenantId: string;
   clientId: string;
   clientSecret: string;
-  transport: Transport;
-  timeoutMs: number;
   pollIntervalMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 /** Where to look for the outcome of a long-running operation. */
@@ -243,14 +231,7 @@ export class AzureArmClient {
 
   /** One ARM call (path below the ARM origin, or a whole status URL), retried within the operation's budget. */
   #call(op: AzureOp, method: 'GET' | 'PUT' | 'DELETE', pathOrUrl: string, body: unknown, ifMatch: string | undefined, absolute = false): Promise<Exchange> {
-    return withRetries(() => this.#once(op, method, pathOrUrl, body, ifMatch, absolute), {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    });
+    return withRetries(() => this.#once(op, method, pathOrUrl, body, ifMatch, absolute), retryOptions(op, this.#o, this.label));
   }
 
   async #once(op: AzureOp, method: string, pathOrUrl: string, body: unknown, ifMatch: string | undefined, absolute: boolean): Promise<Exchange> {
@@ -260,13 +241,12 @@ export class AzureArmClient {
     for (;;) {
       const fresh = this.#token === undefined || this.#o.now() >= this.#token.renewAt;
       const token = await this.#accessToken(op);
-      const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}`, 'User-Agent': AZURE_USER_AGENT };
       const payload = body === undefined ? undefined : JSON.stringify(body);
-      if (payload !== undefined) headers['Content-Type'] = 'application/json';
+      const headers = bearerJsonHeaders(token, AZURE_USER_AGENT, payload);
       if (ifMatch !== undefined) headers['If-Match'] = ifMatch;
       const response = await this.#send(op, method, url, headers, payload, target);
       op.logger.debug('azure request', { label: this.label, method, target, status: response.status, requestId: response.headers['x-ms-request-id'] });
-      const json = parseJson(response.body);
+      const json = parseJsonBody(response.body);
       if (response.status >= 200 && response.status < 300) return { status: response.status, headers: response.headers, json };
       const error = parseCloudError(json);
       if (response.status === 401) {
@@ -296,24 +276,8 @@ export class AzureArmClient {
 
   async #send(op: AzureOp, method: string, url: string, headers: Record<string, string>, payload: string | undefined, target: string): Promise<HttpResponse> {
     op.signal.throwIfAborted();
-    const remaining = op.deadline - this.#o.now();
-    if (remaining <= 0) throw new ProviderError(`${this.label}: the operation ran out of time before ${target}; it will be retried`, { retryable: true });
-    try {
-      return await this.#o.transport.request({
-        method,
-        url,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(payload !== undefined ? { body: payload } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw new RetryableCall(`${target}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.label}: ${target}: ${description}`, { retryable: false, cause: error });
-    }
+    const remaining = timeLeft(op, this.#o.now(), this.label, target);
+    return sendRequest(op, this.#o, { method, url, headers, body: payload, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.label, target });
   }
 
   async #accessToken(op: AzureOp): Promise<string> {
@@ -332,7 +296,7 @@ export class AzureArmClient {
       target,
     );
     this.signIns += 1;
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     if (response.status === 200) {
       const parsed = tokenSchema.safeParse(json);
       if (!parsed.success) {
@@ -356,14 +320,5 @@ export class AzureArmClient {
       });
     }
     throw new AzureAuthError(`${this.label}: ${target} answered ${response.status} ${explainTokenError(response.status, parseTokenError(json))}`, response.status);
-  }
-}
-
-function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
   }
 }

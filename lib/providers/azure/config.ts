@@ -18,6 +18,7 @@
  */
 import { z } from 'zod';
 import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { keepRulesSchema, lockdownAllowances, managementAllowanceSchema, splitSources } from '../lockdown.ts';
 
@@ -107,7 +108,7 @@ const common = {
   waitFor: duration({ min: '0s', max: '10m' })
     .prefault('2m')
     .describe('Longest one activate/restore/block call waits for Azure to finish its operations before reporting "not confirmed yet" and looking again later.'),
-  timeout: duration({ min: '1s', max: '60s' }).prefault('30s').describe('Longest one request may take.'),
+  timeout: requestTimeoutOption('30s'),
 };
 
 /** Azure rules one lockdown needs: an Allow per allowance and address family, plus the Deny. */

@@ -33,7 +33,7 @@
  */
 import { z } from 'zod';
 import { ProviderError } from '../errors.ts';
-import { combinedRestore, switchActivation } from '../switch.ts';
+import { combinedRestore, readStored, switchActivation } from '../switch.ts';
 import type {
   HealthResult,
   ProviderContext,
@@ -325,21 +325,11 @@ export class AzureNsgLockdownProvider implements SwitchProvider {
   }
 
   #readState(snapshot: SwitchSnapshot): AzureLockdownSnapshotState {
-    const parsed = snapshotStateSchema.safeParse(snapshot.state);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#label}: the stored snapshot is not an azure-nsg lockdown snapshot (${parsed.error.issues[0]?.path.join('.')}); remove the relay's rules (${[...this.#names].join(', ')}) by hand`, {
-        retryable: false,
-      });
-    }
-    return parsed.data;
+    return readStored(snapshotStateSchema, snapshot.state, (where) => new ProviderError(`${this.#label}: the stored snapshot is not an azure-nsg lockdown snapshot (${where}); remove the relay's rules (${[...this.#names].join(', ')}) by hand`, { retryable: false }));
   }
 
   #readApplied(activation: SwitchActivation): AzureLockdownApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#label}: the stored activation is not an azure-nsg lockdown activation (${parsed.error.issues[0]?.path.join('.')})`, { retryable: false });
-    }
-    return parsed.data;
+    return readStored(appliedSchema, activation.applied, (where) => new ProviderError(`${this.#label}: the stored activation is not an azure-nsg lockdown activation (${where})`, { retryable: false }));
   }
 }
 

@@ -3,7 +3,7 @@
  * lockdown.ts) or a blocklist (mode block, block.ts) over one Azure network
  * security group, both signing in as an Entra ID application (client.ts).
  */
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { ProviderError } from '../errors.ts';
 import type { CloudProviderDeps } from '../types.ts';
 import { AzureNsgBlockProvider } from './block.ts';
@@ -40,8 +40,8 @@ export function createAzureNsgProvider(integration: AzureNsgIntegration, deps: A
   if (deps.secrets.clientSecret.length === 0) {
     throw new ProviderError(`${label}: secrets.clientSecret is empty`, { retryable: false });
   }
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
+  const runtime = clientRuntime(deps, options.timeout);
+  const { now, sleep } = runtime;
   const client = new AzureArmClient({
     label,
     armBase: deps.armBase ?? ARM_BASE,
@@ -52,12 +52,8 @@ export function createAzureNsgProvider(integration: AzureNsgIntegration, deps: A
     tenantId: options.tenantId,
     clientId: options.clientId,
     clientSecret: deps.secrets.clientSecret,
-    transport: deps.transport,
-    timeoutMs: options.timeout,
     pollIntervalMs: options.pollInterval,
-    now,
-    sleep,
-    ...(deps.random ? { random: deps.random } : {}),
+    ...runtime,
   });
   if (options.mode === 'lockdown') {
     return new AzureNsgLockdownProvider({ id, holdDownMs: integration.holdDownMs, options, client, now, sleep });

@@ -14,39 +14,26 @@
  *   carries the wait so the reconciler schedules no sooner.
  */
 import type { z } from 'zod';
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, bearerJsonHeaders, parseJsonBody, schemaProblem, sendRequest, timeLeft } from '../http-json.ts';
 import { type CloudflareErrorContext, describeErrors, envelopeSchema, explainCloudflareError, parseCloudflareErrors } from './errors.ts';
 
-export const CLOUDFLARE_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const CLOUDFLARE_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** Cloudflare blocks every call for 5 minutes after a 429 (developers.cloudflare.com/fundamentals/api/reference/limits/). */
 export const RATE_LIMIT_BLOCK_MS = 5 * 60_000;
 
 /** The state of one provider operation. */
-export interface CloudflareOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished. */
-  deadline: number;
-}
+export type CloudflareOp = ApiOp;
 
-export interface CloudflareClientOptions {
+export interface CloudflareClientOptions extends ApiClientOptions {
   /** Prefix of messages, e.g. `cloudflare-under-attack cf1`. */
   label: string;
   /** API base, https, no trailing slash. */
   baseUrl: string;
   apiToken: string;
-  transport: Transport;
-  timeoutMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
   /** Permission, resource and IDs named in errors. */
   context: CloudflareErrorContext;
 }
@@ -84,14 +71,7 @@ export class CloudflareClient {
 
   /** One call, retried within the operation's budget; the validated `result`. */
   call<T>(op: CloudflareOp, call: CloudflareCall<T>): Promise<T> {
-    return withRetries(() => this.#once(op, call), {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.#o.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    });
+    return withRetries(() => this.#once(op, call), retryOptions(op, this.#o, this.#o.label));
   }
 
   async #once<T>(op: CloudflareOp, call: CloudflareCall<T>): Promise<T> {
@@ -104,46 +84,22 @@ export class CloudflareClient {
         retryAfterMs: this.#blockedUntil - now,
       });
     }
-    const remaining = op.deadline - now;
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.#o.label}: the operation ran out of time before ${call.method} ${call.path}; it will be retried`, { retryable: true });
-    }
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      Authorization: `Bearer ${this.#o.apiToken}`,
-      'User-Agent': CLOUDFLARE_USER_AGENT,
-    };
+    const target = `${call.method} ${call.path}`;
+    const remaining = timeLeft(op, now, this.#o.label, target);
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let response: HttpResponse;
-    try {
-      response = await this.#o.transport.request({
-        method: call.method,
-        url: `${this.#o.baseUrl}${call.path}`,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(body !== undefined ? { body } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw new RetryableCall(`${call.method} ${call.path}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.#o.label}: ${call.method} ${call.path}: ${description}`, { retryable: false, cause: error });
-    }
+    const headers = bearerJsonHeaders(this.#o.apiToken, CLOUDFLARE_USER_AGENT, body);
+    const url = `${this.#o.baseUrl}${call.path}`;
+    const response = await sendRequest(op, this.#o, { method: call.method, url, headers, body, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.#o.label, target });
     const rayId = response.headers['cf-ray'];
     op.logger.debug('cloudflare request', { label: this.#o.label, method: call.method, path: call.path, status: response.status, rayId });
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     const envelope = envelopeSchema.safeParse(json);
     const ok = response.status >= 200 && response.status < 300;
     if (ok && envelope.success && envelope.data.success) {
       const parsed = call.result.safeParse(envelope.data.result);
       if (parsed.success) return parsed.data;
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
       throw new ProviderError(
-        `${this.#o.label}: ${call.method} ${call.path} answered ${response.status} but its result is not ${call.what} (${where}${issue?.message ?? 'invalid'}); ` +
+        `${this.#o.label}: ${call.method} ${call.path} answered ${response.status} but its result is not ${call.what} (${schemaProblem(parsed.error)}); ` +
           'the relay must reach api.cloudflare.com directly (no proxy rewriting answers)',
         { retryable: false, status: response.status },
       );
@@ -172,14 +128,5 @@ export class CloudflareClient {
       throw new RetryableCall(message, { status: response.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
     }
     throw new ProviderError(`${this.#o.label}: ${message}`, { retryable: false, status: response.status });
-  }
-}
-
-function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
   }
 }

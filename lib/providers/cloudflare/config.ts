@@ -14,6 +14,7 @@
  */
 import { z } from 'zod';
 import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 
 /** The v4 API base. Only tests pass another one (deps.baseUrl), and it must be https. */
@@ -75,7 +76,7 @@ export const cloudflareMagicTransitOptionsSchema = z
     withdrawTimeout: duration({ min: '5m', max: '2h' })
       .prefault('30m')
       .describe('How long after asking the relay waits for a prefix to show as withdrawn before it reports a failure.'),
-    timeout: duration({ min: '1s', max: '60s' }).prefault('15s').describe('Longest one request may take.'),
+    timeout: requestTimeoutOption('15s'),
   })
   .strict()
   .superRefine((options, ctx) => {
@@ -106,7 +107,7 @@ export type CloudflareMagicTransitOptions = z.output<typeof cloudflareMagicTrans
 export const cloudflareUnderAttackOptionsSchema = z
   .object({
     zoneId: zoneId.describe('Zone whose security level is set to "I\'m Under Attack" during an attack.'),
-    timeout: duration({ min: '1s', max: '60s' }).prefault('15s').describe('Longest one request may take.'),
+    timeout: requestTimeoutOption('15s'),
   })
   .strict();
 export type CloudflareUnderAttackOptions = z.output<typeof cloudflareUnderAttackOptionsSchema>;

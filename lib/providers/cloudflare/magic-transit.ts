@@ -35,7 +35,7 @@
  * writes twice; after a restart one idempotent PATCH may be repeated.
  */
 import { z } from 'zod';
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { ProviderError } from '../errors.ts';
 import type {
   HealthResult,
@@ -50,7 +50,7 @@ import type {
 import { CloudflareClient, type CloudflareOp } from './client.ts';
 import { CLOUDFLARE_API_BASE, type CloudflareMagicTransitOptions, type MagicTransitApi, type MagicTransitPrefix } from './config.ts';
 import type { CloudflareDeps } from './under-attack.ts';
-import { combinedRestore, switchActivation } from '../switch.ts';
+import { combinedRestore, readStored, switchActivation } from '../switch.ts';
 
 export const CLOUDFLARE_MAGIC_TRANSIT_TYPE = 'cloudflare-magic-transit';
 export const MAGIC_TRANSIT_PERMISSION = 'IP Prefixes: BGP On Demand Write (dashboard: Account → IP Prefixes: BGP On Demand → Edit; Magic Transit Write or IP Prefixes: Write also work)';
@@ -186,16 +186,13 @@ export class CloudflareMagicTransitProvider implements SwitchProvider {
     this.id = integration.id;
     this.holdDownMs = integration.holdDownMs;
     this.#options = integration.options;
-    this.#now = deps.now ?? Date.now;
+    const runtime = clientRuntime(deps, integration.options.timeout);
+    this.#now = runtime.now;
     this.#client = new CloudflareClient({
       label: `${CLOUDFLARE_MAGIC_TRANSIT_TYPE} ${integration.id}`,
       baseUrl: deps.baseUrl ?? CLOUDFLARE_API_BASE,
       apiToken: deps.secrets.apiToken,
-      transport: deps.transport,
-      timeoutMs: integration.options.timeout,
-      now: this.#now,
-      sleep: deps.sleep ?? defaultSleep,
-      ...(deps.random ? { random: deps.random } : {}),
+      ...runtime,
       context: {
         permission: MAGIC_TRANSIT_PERMISSION,
         resource: `account ${integration.options.accountId}`,
@@ -481,11 +478,7 @@ export class CloudflareMagicTransitProvider implements SwitchProvider {
   }
 
   #readApplied(activation: SwitchActivation): MagicTransitApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#client.label}: the stored activation is not a ${CLOUDFLARE_MAGIC_TRANSIT_TYPE} activation (${parsed.error.issues[0]?.path.join('.')})`, { retryable: false });
-    }
-    return parsed.data as MagicTransitApplied;
+    return readStored(appliedSchema, activation.applied, (where) => new ProviderError(`${this.#client.label}: the stored activation is not a ${CLOUDFLARE_MAGIC_TRANSIT_TYPE} activation (${where})`, { retryable: false })) as MagicTransitApplied;
   }
 }
 

@@ -19,7 +19,8 @@
  *   its record) the target state is the test: still under_attack → restore.
  */
 import { z } from 'zod';
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
+import { readStored } from '../switch.ts';
 import { ProviderError } from '../errors.ts';
 import type {
   CloudProviderDeps,
@@ -109,17 +110,14 @@ export class CloudflareUnderAttackProvider implements SwitchProvider {
     this.id = integration.id;
     this.holdDownMs = integration.holdDownMs;
     this.#options = integration.options;
-    this.#now = deps.now ?? Date.now;
+    const runtime = clientRuntime(deps, integration.options.timeout);
+    this.#now = runtime.now;
     const zone = integration.options.zoneId;
     this.#client = new CloudflareClient({
       label: `${CLOUDFLARE_UNDER_ATTACK_TYPE} ${integration.id}`,
       baseUrl: deps.baseUrl ?? CLOUDFLARE_API_BASE,
       apiToken: deps.secrets.apiToken,
-      transport: deps.transport,
-      timeoutMs: integration.options.timeout,
-      now: this.#now,
-      sleep: deps.sleep ?? defaultSleep,
-      ...(deps.random ? { random: deps.random } : {}),
+      ...runtime,
       context: { permission: ZONE_SETTINGS_PERMISSION, resource: `zone ${zone}`, ids: 'options.zoneId (dashboard → the domain → Overview → API → Zone ID)' },
     });
   }
@@ -246,10 +244,6 @@ export class CloudflareUnderAttackProvider implements SwitchProvider {
   }
 
   #readApplied(activation: SwitchActivation): UnderAttackApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#client.label}: the stored activation is not a ${CLOUDFLARE_UNDER_ATTACK_TYPE} activation (${parsed.error.issues[0]?.path.join('.')})`, { retryable: false });
-    }
-    return parsed.data;
+    return readStored(appliedSchema, activation.applied, (where) => new ProviderError(`${this.#client.label}: the stored activation is not a ${CLOUDFLARE_UNDER_ATTACK_TYPE} activation (${where})`, { retryable: false }));
   }
 }

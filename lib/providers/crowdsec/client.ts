@@ -23,12 +23,11 @@
  */
 import type { z } from 'zod';
 import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, TlsOptions, Transport } from '../../transport/types.ts';
+import type { HttpResponse, TlsOptions } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryDetails, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, parseJsonBody, schemaProblem, sendRequest, timeLeft } from '../http-json.ts';
 import {
   CrowdsecFilterUnsupportedError,
   CrowdsecForbiddenError,
@@ -58,27 +57,17 @@ export const TOKEN_RENEW_MARGIN_MS = 5 * 60_000;
 const FALLBACK_TOKEN_LIFETIME_MS = 30 * 60_000;
 
 /** The state of one provider operation. */
-export interface CrowdsecOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished. */
-  deadline: number;
-}
+export type CrowdsecOp = ApiOp;
 
-export interface CrowdsecClientOptions {
+export interface CrowdsecClientOptions extends ApiClientOptions {
   /** Prefix of messages, e.g. `crowdsec cs1`. */
   label: string;
   /** Scheme, host and port; no trailing slash. */
   baseUrl: string;
   machineId: string;
   password: string;
-  transport: Transport;
   /** https only. */
   tls?: TlsOptions;
-  timeoutMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 /** What {@link CrowdsecClient.expireRelayDecisions} deletes: the relay's decisions for one address. */
@@ -128,12 +117,7 @@ export class CrowdsecClient {
       return ids.map(String);
     } catch (error) {
       if (!(error instanceof RetryableCall)) throw error;
-      throw new ProviderError(`${this.label}: POST /v1/alerts: ${error.message}; the relay looks for its decisions before pushing again`, {
-        retryable: true,
-        ...(error.status !== undefined ? { status: error.status } : {}),
-        ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
-        cause: error,
-      });
+      throw new ProviderError(`${this.label}: POST /v1/alerts: ${error.message}; the relay looks for its decisions before pushing again`, { retryable: true, ...retryDetails(error) });
     }
   }
 
@@ -209,14 +193,7 @@ export class CrowdsecClient {
   }
 
   #retried<T>(op: CrowdsecOp, call: Call<T>): Promise<T> {
-    return withRetries(() => this.#withJwt(op, call), {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    });
+    return withRetries(() => this.#withJwt(op, call), retryOptions(op, this.#o, this.label));
   }
 
   /** One call with a valid token; on 401 the token is renewed once and the call repeated. */
@@ -263,14 +240,7 @@ export class CrowdsecClient {
         }
         return this.#interpret(call, response);
       },
-      {
-        deadline: op.deadline,
-        signal: op.signal,
-        now: this.#o.now,
-        sleep: this.#o.sleep,
-        label: this.label,
-        ...(this.#o.random ? { random: this.#o.random } : {}),
-      },
+      retryOptions(op, this.#o, this.label),
     );
     this.loginCount += 1;
     const now = this.#o.now();
@@ -291,33 +261,15 @@ export class CrowdsecClient {
         throw new Error(`${this.label}: refusing DELETE /v1/decisions without scenario, origin and ip (it would delete every decision on the LAPI)`);
       }
     }
-    const remaining = op.deadline - this.#o.now();
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.label}: the operation ran out of time before ${call.method} ${call.path}; it will be retried`, { retryable: true });
-    }
+    const target = `${call.method} ${call.path}`;
+    const remaining = timeLeft(op, this.#o.now(), this.label, target);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': CROWDSEC_USER_AGENT };
     if (token !== undefined) headers.Authorization = `Bearer ${token}`;
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const search = call.query && call.query.length > 0 ? `?${new URLSearchParams(call.query).toString()}` : '';
-    let response: HttpResponse;
-    try {
-      response = await this.#o.transport.request({
-        method: call.method,
-        url: `${this.#o.baseUrl}${call.path}${search}`,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(this.#o.tls ? { tls: this.#o.tls } : {}),
-        ...(body !== undefined ? { body } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw new RetryableCall(`${call.method} ${call.path}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.label}: ${call.method} ${call.path}: ${description}`, { retryable: false, cause: error });
-    }
+    const url = `${this.#o.baseUrl}${call.path}${search}`;
+    const response = await sendRequest(op, this.#o, { method: call.method, url, headers, body, tls: this.#o.tls, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.label, target });
     op.logger.debug('crowdsec request', { label: this.label, method: call.method, path: call.path, status: response.status });
     return response;
   }
@@ -326,13 +278,11 @@ export class CrowdsecClient {
     const { status } = response;
     const target = `${call.method} ${call.path}`;
     if (status >= 200 && status < 300) {
-      const json = parseJson(response.body);
-      const parsed = call.schema.safeParse(json.ok ? json.value : undefined);
+      const json = parseJsonBody(response.body);
+      const parsed = call.schema.safeParse(json);
       if (parsed.success) return parsed.data;
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
       throw new CrowdsecResponseError(
-        `${this.label}: ${target} answered ${status} but not with ${call.what} (${json.ok ? `${where}${issue?.message ?? 'invalid'}` : 'the body is not JSON'}); ` +
+        `${this.label}: ${target} answered ${status} but not with ${call.what} (${json !== undefined ? schemaProblem(parsed.error) : 'the body is not JSON'}); ` +
           'check options.url: it must be the CrowdSec Local API itself (api.server.listen_uri), not a proxy or another service',
         status,
       );
@@ -376,18 +326,10 @@ export class CrowdsecClient {
   }
 }
 
-function parseJson(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
 /** The `message` of an error body, sanitised; '' when there is none. */
 function errorMessage(response: HttpResponse): string {
-  const json = parseJson(response.body);
-  if (!json.ok) return '';
-  const parsed = errorBodySchema.safeParse(json.value);
+  const json = parseJsonBody(response.body);
+  if (json === undefined) return '';
+  const parsed = errorBodySchema.safeParse(json);
   return parsed.success && parsed.data.message ? sanitize(parsed.data.message) : '';
 }

@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { deviceTlsSchema } from '../../config/device-tls.ts';
-import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 
 /** Where a LAPI listens by default (crowdsec's config.yaml `api.server.listen_uri`). */
@@ -55,7 +55,7 @@ export const crowdsecOptionsSchema = z
       .default(false)
       .describe('Permit an http:// URL to another host (the machine password and the decisions travel unencrypted). Only for a lab.'),
     tls: deviceTlsSchema.prefault({}).describe('https only: how the LAPI certificate is verified (on by default).'),
-    timeout: duration({ min: '1s', max: '60s' }).prefault('10s').describe('Longest one request may take.'),
+    timeout: requestTimeoutOption('10s'),
     concurrency: z
       .number()
       .int()

@@ -27,7 +27,7 @@
 import { normalizeAddress } from '../../ip/address.ts';
 import type { Logger } from '../../log/types.ts';
 import type { TlsOptions } from '../../transport/types.ts';
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { ProviderError } from '../errors.ts';
 import type { BlockEntry, BlocklistProvider, CloudProviderDeps, DeviceEntry, EntryResult, HealthResult, ProviderContext } from '../types.ts';
 import { CrowdsecClient, type CrowdsecOp } from './client.ts';
@@ -65,8 +65,9 @@ interface RelayDecision {
 }
 
 export function createCrowdsecProvider(integration: CrowdsecIntegration, deps: CrowdsecDeps): CrowdsecProvider {
-  const now = deps.now ?? Date.now;
   const { options } = integration;
+  const runtime = clientRuntime(deps, options.timeout);
+  const { now } = runtime;
   const label = `${CROWDSEC_TYPE} ${integration.id}`;
   const https = options.url.startsWith('https://');
   const client = new CrowdsecClient({
@@ -74,12 +75,8 @@ export function createCrowdsecProvider(integration: CrowdsecIntegration, deps: C
     baseUrl: options.url,
     machineId: options.machineId,
     password: deps.secrets.password,
-    transport: deps.transport,
     ...(https && deps.tls ? { tls: deps.tls } : {}),
-    timeoutMs: options.timeout,
-    now,
-    sleep: deps.sleep ?? defaultSleep,
-    ...(deps.random ? { random: deps.random } : {}),
+    ...runtime,
   });
   return new CrowdsecProvider({
     id: integration.id,

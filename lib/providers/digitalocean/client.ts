@@ -18,13 +18,11 @@
  * `ratelimit-remaining: 0`, nothing is sent until `ratelimit-reset` (or a
  * Retry-After) has passed.
  */
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
+import type { HttpResponse } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryDetails, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, bearerJsonHeaders, parseJsonBody, sendRequest, timeLeft } from '../http-json.ts';
 import {
   DigitalOceanAuthError,
   DigitalOceanNotFoundError,
@@ -37,29 +35,19 @@ import {
 } from './errors.ts';
 import { type DoFirewall, type DoRule, parseFirewall, toWire } from './model.ts';
 
-export const DIGITALOCEAN_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const DIGITALOCEAN_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** When a 429 says nothing about when to come back. */
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 const MAX_RATE_LIMIT_WAIT_MS = 3_600_000;
 
 /** The state of one provider operation. */
-export interface DoOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished. */
-  deadline: number;
-}
+export type DoOp = ApiOp;
 
-export interface DigitalOceanClientOptions {
+export interface DigitalOceanClientOptions extends ApiClientOptions {
   integrationId: string;
   baseUrl: string;
   apiToken: string;
-  transport: Transport;
-  timeoutMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -90,7 +78,7 @@ export class DigitalOceanClient {
     return withRetries(async () => {
       const response = await this.#exchange(op, 'GET', path, undefined);
       return this.#firewallOf(path, firewallId, response);
-    }, this.#retryOptions(op));
+    }, retryOptions(op, this.#o, this.label));
   }
 
   /** `POST /v2/firewalls/{id}/rules` with these inbound rules. */
@@ -116,26 +104,11 @@ export class DigitalOceanClient {
       } catch (error) {
         // Only a 429 (or the client's own hold) is known not to have been applied: anything else is not repeated blindly.
         if (error instanceof RetryableCall && error.status !== 429) {
-          throw new DigitalOceanWriteUnclearError(`${this.label}: ${method} ${path}: ${error.message}; the relay reads the firewall again before any further change`, {
-            ...(error.status !== undefined ? { status: error.status } : {}),
-            ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
-            cause: error,
-          });
+          throw new DigitalOceanWriteUnclearError(`${this.label}: ${method} ${path}: ${error.message}; the relay reads the firewall again before any further change`, retryDetails(error));
         }
         throw error;
       }
-    }, this.#retryOptions(op));
-  }
-
-  #retryOptions(op: DoOp) {
-    return {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    };
+    }, retryOptions(op, this.#o, this.label));
   }
 
   async #exchange(op: DoOp, method: Method, path: string, body: string | undefined): Promise<HttpResponse> {
@@ -147,33 +120,11 @@ export class DigitalOceanClient {
         retryAfterMs: this.#heldUntil - now,
       });
     }
-    const remaining = op.deadline - now;
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.label}: the operation ran out of time before ${method} ${path}; it will be retried`, { retryable: true });
-    }
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      Authorization: `Bearer ${this.#o.apiToken}`,
-      'User-Agent': DIGITALOCEAN_USER_AGENT,
-    };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let response: HttpResponse;
-    try {
-      response = await this.#o.transport.request({
-        method,
-        url: `${this.#o.baseUrl}${path}`,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(body !== undefined ? { body } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw new RetryableCall(`${method} ${path}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.label}: ${method} ${path}: ${description}`, { retryable: false, cause: error });
-    }
+    const target = `${method} ${path}`;
+    const remaining = timeLeft(op, now, this.label, target);
+    const headers = bearerJsonHeaders(this.#o.apiToken, DIGITALOCEAN_USER_AGENT, body);
+    const url = `${this.#o.baseUrl}${path}`;
+    const response = await sendRequest(op, this.#o, { method, url, headers, body, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.label, target });
     op.logger.debug('digitalocean request', {
       integration: this.#o.integrationId,
       method,
@@ -201,7 +152,7 @@ export class DigitalOceanClient {
 
   #fail(method: Method, path: string, response: HttpResponse): never {
     const { status } = response;
-    const error = parseDoError(parseJson(response.body));
+    const error = parseDoError(parseJsonBody(response.body));
     const said = describeDoError(status, error);
     const target = `${method} ${path}`;
     const scope = method === 'GET' ? 'firewall:read' : 'firewall:update';
@@ -247,7 +198,7 @@ export class DigitalOceanClient {
   }
 
   #firewallOf(path: string, firewallId: string, response: HttpResponse): DoFirewall {
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     const parsed = json === undefined ? { ok: false as const, problem: 'the body is not JSON' } : parseFirewall(json);
     if (!parsed.ok) {
       throw new DigitalOceanUnexpectedAnswerError(
@@ -267,13 +218,4 @@ export class DigitalOceanClient {
 function readReset(value: string | undefined, nowMs: number): number | undefined {
   if (value === undefined || !/^\d{1,12}$/.test(value.trim())) return undefined;
   return Math.max(0, Number(value.trim()) * 1000 - nowMs);
-}
-
-function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
 }

@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { keepRulesSchema, managementAllowanceSchema } from '../lockdown.ts';
 
@@ -49,7 +50,7 @@ export const digitalOceanOptionsSchema = z
     waitFor: duration({ min: '0s', max: '5m' })
       .prefault('60s')
       .describe('Longest one wait for DigitalOcean to finish applying a change before the relay reports "not confirmed yet" and looks again later.'),
-    timeout: duration({ min: '1s', max: '60s' }).prefault('30s').describe('Longest one request may take.'),
+    timeout: requestTimeoutOption('30s'),
   })
   .strict();
 export type DigitalOceanOptions = z.output<typeof digitalOceanOptionsSchema>;

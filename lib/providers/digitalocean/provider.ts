@@ -29,9 +29,9 @@
  *   `changed-by-others`, with nothing written.
  */
 import { z } from 'zod';
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { lockdownAllowances } from '../lockdown.ts';
-import { combinedRestore, switchActivation } from '../switch.ts';
+import { combinedRestore, readStored, switchActivation } from '../switch.ts';
 import type {
   CloudProviderDeps,
   HealthResult,
@@ -153,18 +153,10 @@ export class DigitalOceanProvider implements SwitchProvider {
     this.holdDownMs = integration.holdDownMs;
     this.#options = integration.options;
     this.#allowances = lockdownAllowances(integration.options).map(allowanceRule);
-    this.#now = deps.now ?? Date.now;
-    this.#sleep = deps.sleep ?? defaultSleep;
-    this.#client = new DigitalOceanClient({
-      integrationId: integration.id,
-      baseUrl: deps.baseUrl ?? DIGITALOCEAN_API_BASE,
-      apiToken: deps.secrets.apiToken,
-      transport: deps.transport,
-      timeoutMs: integration.options.timeout,
-      now: this.#now,
-      sleep: this.#sleep,
-      ...(deps.random ? { random: deps.random } : {}),
-    });
+    const runtime = clientRuntime(deps, integration.options.timeout);
+    this.#now = runtime.now;
+    this.#sleep = runtime.sleep;
+    this.#client = new DigitalOceanClient({ integrationId: integration.id, baseUrl: deps.baseUrl ?? DIGITALOCEAN_API_BASE, apiToken: deps.secrets.apiToken, ...runtime });
   }
 
   async snapshot(ctx: SwitchContext): Promise<SwitchSnapshot<DoSnapshotState>> {
@@ -372,21 +364,11 @@ export class DigitalOceanProvider implements SwitchProvider {
   }
 
   #readState(snapshot: SwitchSnapshot): DoSnapshotState {
-    const parsed = snapshotStateSchema.safeParse(snapshot.state);
-    if (!parsed.success) {
-      throw new DigitalOceanStoredStateError(
-        `${this.#client.label}: the stored snapshot is not a digitalocean snapshot (${parsed.error.issues[0]?.path.join('.')}); restore the firewall rules by hand in the control panel`,
-      );
-    }
-    return parsed.data;
+    return readStored(snapshotStateSchema, snapshot.state, (where) => new DigitalOceanStoredStateError(`${this.#client.label}: the stored snapshot is not a digitalocean snapshot (${where}); restore the firewall rules by hand in the control panel`));
   }
 
   #readApplied(activation: SwitchActivation): DoApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new DigitalOceanStoredStateError(`${this.#client.label}: the stored activation is not a digitalocean activation (${parsed.error.issues[0]?.path.join('.')})`);
-    }
-    return parsed.data as DoApplied;
+    return readStored(appliedSchema, activation.applied, (where) => new DigitalOceanStoredStateError(`${this.#client.label}: the stored activation is not a digitalocean activation (${where})`)) as DoApplied;
   }
 }
 

@@ -14,10 +14,11 @@
 import { type KeyObject, createPrivateKey, sign } from 'node:crypto';
 import { z } from 'zod';
 import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
+import type { HttpResponse } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiClientOptions, parseJsonBody, timeLeft } from '../http-json.ts';
 import { GCP_COMPUTE_SCOPE, type ServiceAccountKey } from './config.ts';
 import { GcpAuthError, parseOAuthError } from './errors.ts';
 import type { GcpOp } from './client.ts';
@@ -34,14 +35,9 @@ const tokenSchema = z.looseObject({
   token_type: z.string().refine((value) => value.toLowerCase() === 'bearer', 'must be Bearer').optional(),
 });
 
-export interface TokenSourceOptions {
+export interface TokenSourceOptions extends ApiClientOptions {
   label: string;
   key: ServiceAccountKey;
-  transport: Transport;
-  timeoutMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
   scope?: string;
 }
 
@@ -59,14 +55,7 @@ export class ServiceAccountTokenSource {
   async token(op: GcpOp): Promise<string> {
     if (this.#token !== undefined && this.#o.now() < this.#token.renewAt) return this.#token.value;
     this.#token = undefined;
-    const token = await withRetries(() => this.#request(op), {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: `${this.#o.label}: token`,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    });
+    const token = await withRetries(() => this.#request(op), retryOptions(op, this.#o, `${this.#o.label}: token`));
     this.#token = token;
     return token.value;
   }
@@ -88,8 +77,7 @@ export class ServiceAccountTokenSource {
 
   async #request(op: GcpOp): Promise<{ value: string; renewAt: number }> {
     op.signal.throwIfAborted();
-    const remaining = op.deadline - this.#o.now();
-    if (remaining <= 0) throw new ProviderError(`${this.#o.label}: the operation ran out of time before the token request; it will be retried`, { retryable: true });
+    const remaining = timeLeft(op, this.#o.now(), this.#o.label, 'the token request');
     const body = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: this.assertion(this.#o.now()) }).toString();
     let response: HttpResponse;
     try {
@@ -108,7 +96,7 @@ export class ServiceAccountTokenSource {
       if (retryable) throw new RetryableCall(`POST token: ${description}`, { cause: error });
       throw new ProviderError(`${this.#o.label}: POST ${this.#o.key.tokenUri}: ${description}`, { retryable: false, cause: error });
     }
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     if (response.status === 200) {
       const parsed = tokenSchema.safeParse(json);
       if (!parsed.success) {
@@ -147,13 +135,4 @@ function explainTokenError(code: string, description: string): string {
 
 function base64url(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64url');
-}
-
-export function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
 }

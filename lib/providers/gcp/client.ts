@@ -17,14 +17,12 @@
  *   standard JSON error and turned into messages naming the fix.
  */
 import { z } from 'zod';
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
+import type { HttpResponse } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryDetails, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
-import { type ServiceAccountTokenSource, parseJson } from './auth.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, bearerJsonHeaders, parseJsonBody, sendRequest, timeLeft } from '../http-json.ts';
+import type { ServiceAccountTokenSource } from './auth.ts';
 import {
   GcpAuthError,
   GcpPermissionError,
@@ -37,16 +35,11 @@ import {
 } from './errors.ts';
 import { type Firewall, type FirewallInsert, firewallSchema } from './model.ts';
 
-export const GCP_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const GCP_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** The state of one provider operation. */
-export interface GcpOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished. */
-  deadline: number;
-}
+export type GcpOp = ApiOp;
 
 const operationSchema = z.looseObject({
   name: z.string().min(1),
@@ -71,18 +64,13 @@ export class GcpOperationPendingError extends ProviderError {
   }
 }
 
-export interface GcpComputeClientOptions {
+export interface GcpComputeClientOptions extends ApiClientOptions {
   integrationId: string;
   baseUrl: string;
   project: string;
   tokens: ServiceAccountTokenSource;
-  transport: Transport;
-  timeoutMs: number;
   pollIntervalMs: number;
   waitForMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 export interface WriteResult {
@@ -178,17 +166,12 @@ export class GcpComputeClient {
         } catch (error) {
           // Only a 429 is surely not applied; anything else unclear is not repeated blindly.
           if (error instanceof RetryableCall && error.status !== 429) {
-            throw new ProviderError(`${this.label}: ${error.message}; the relay reads the rules again before any further change`, {
-              retryable: true,
-              ...(error.status !== undefined ? { status: error.status } : {}),
-              ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
-              cause: error,
-            });
+            throw new ProviderError(`${this.label}: ${error.message}; the relay reads the rules again before any further change`, { retryable: true, ...retryDetails(error) });
           }
           throw error;
         }
       },
-      this.#retry(op),
+      retryOptions(op, this.#o, this.label),
     );
     const operation = this.#parseOperation(json, `${method} ${path}`);
     this.#pending.set(operation.name, { target });
@@ -224,18 +207,7 @@ export class GcpComputeClient {
   }
 
   async #read(op: GcpOp, path: string, notFoundIsUndefined: boolean): Promise<unknown> {
-    return withRetries(() => this.#exchange(op, 'GET', path, undefined, notFoundIsUndefined), this.#retry(op));
-  }
-
-  #retry(op: GcpOp) {
-    return {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    };
+    return withRetries(() => this.#exchange(op, 'GET', path, undefined, notFoundIsUndefined), retryOptions(op, this.#o, this.label));
   }
 
   async #exchange(op: GcpOp, method: string, path: string, body: unknown, notFoundIsUndefined: boolean): Promise<unknown> {
@@ -246,7 +218,7 @@ export class GcpComputeClient {
       op.logger.info('gcp-firewall: access token refused; asking for a new one', { integration: this.#o.integrationId });
       response = await this.#send(op, method, path, body, await this.#o.tokens.token(op));
     }
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     const target = `${method} ${path}`;
     const { status } = response;
     if (status >= 200 && status < 300) return json;
@@ -282,28 +254,12 @@ export class GcpComputeClient {
 
   async #send(op: GcpOp, method: string, path: string, body: unknown, token: string): Promise<HttpResponse> {
     op.signal.throwIfAborted();
-    const remaining = op.deadline - this.#o.now();
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.label}: the operation ran out of time before ${method} ${path}; it will be retried`, { retryable: true });
-    }
-    const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}`, 'User-Agent': GCP_USER_AGENT };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    try {
-      return await this.#o.transport.request({
-        method,
-        url: `${this.#o.baseUrl}${path}`,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw new RetryableCall(`${method} ${path}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.label}: ${method} ${path}: ${description}`, { retryable: false, cause: error });
-    }
+    const target = `${method} ${path}`;
+    const remaining = timeLeft(op, this.#o.now(), this.label, target);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers = bearerJsonHeaders(token, GCP_USER_AGENT, payload);
+    const url = `${this.#o.baseUrl}${path}`;
+    return sendRequest(op, this.#o, { method, url, headers, body: payload, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.label, target });
   }
 }
 

@@ -20,6 +20,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { keepRulesSchema, managementAllowanceSchema } from '../lockdown.ts';
 import { ProviderError } from '../errors.ts';
@@ -75,7 +76,7 @@ const common = {
   waitFor: duration({ min: '0s', max: '5m' })
     .prefault('60s')
     .describe('Longest one call waits for an operation to be DONE before reporting "not confirmed yet" and looking again later.'),
-  timeout: duration({ min: '1s', max: '60s' }).prefault('30s').describe('Longest one request may take.'),
+  timeout: requestTimeoutOption('30s'),
 };
 
 /** `options` with `mode: lockdown`. */

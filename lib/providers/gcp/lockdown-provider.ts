@@ -28,7 +28,7 @@
  */
 import { z } from 'zod';
 import { ProviderError } from '../errors.ts';
-import { combinedRestore, switchActivation } from '../switch.ts';
+import { combinedRestore, readStored, switchActivation } from '../switch.ts';
 import type {
   HealthResult,
   ProviderContext,
@@ -317,22 +317,11 @@ export class GcpLockdownProvider implements SwitchProvider {
   }
 
   #readState(snapshot: SwitchSnapshot): GcpLockdownSnapshotState {
-    const parsed = snapshotStateSchema.safeParse(snapshot.state);
-    if (!parsed.success) {
-      throw new ProviderError(
-        `${this.#client.label}: the stored snapshot is not a gcp-firewall lockdown snapshot (${parsed.error.issues[0]?.path.join('.')}); disable the relay's rules (names starting with ${this.#o.options.ruleNamePrefix}-) by hand`,
-        { retryable: false },
-      );
-    }
-    return parsed.data as GcpLockdownSnapshotState;
+    return readStored(snapshotStateSchema, snapshot.state, (where) => new ProviderError(`${this.#client.label}: the stored snapshot is not a gcp-firewall lockdown snapshot (${where}); disable the relay's rules (names starting with ${this.#o.options.ruleNamePrefix}-) by hand`, { retryable: false })) as GcpLockdownSnapshotState;
   }
 
   #readApplied(activation: SwitchActivation): GcpLockdownApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#client.label}: the stored activation is not a gcp-firewall lockdown activation (${parsed.error.issues[0]?.path.join('.')})`, { retryable: false });
-    }
-    return parsed.data as GcpLockdownApplied;
+    return readStored(appliedSchema, activation.applied, (where) => new ProviderError(`${this.#client.label}: the stored activation is not a gcp-firewall lockdown activation (${where})`, { retryable: false })) as GcpLockdownApplied;
   }
 }
 

@@ -5,7 +5,7 @@
  * through one Compute Engine client authenticated with a service account's
  * JSON key.
  */
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { ProviderError } from '../errors.ts';
 import type { CloudProviderDeps, SwitchIntegration } from '../types.ts';
 import { ServiceAccountTokenSource } from './auth.ts';
@@ -41,30 +41,18 @@ export function createGcpFirewallProvider(integration: GcpFirewallIntegration, d
   if (project === '') {
     throw new ProviderError(`gcp-firewall ${integration.id}: set options.project (the key file names no project_id)`, { retryable: false });
   }
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
+  const runtime = clientRuntime(deps, options.timeout);
+  const { now } = runtime;
   const label = `gcp-firewall ${integration.id}`;
-  const tokens = new ServiceAccountTokenSource({
-    label,
-    key,
-    transport: deps.transport,
-    timeoutMs: options.timeout,
-    now,
-    sleep,
-    ...(deps.random ? { random: deps.random } : {}),
-  });
+  const tokens = new ServiceAccountTokenSource({ label, key, ...runtime });
   const client = new GcpComputeClient({
     integrationId: integration.id,
     baseUrl: deps.baseUrl ?? GCP_COMPUTE_BASE,
     project,
     tokens,
-    transport: deps.transport,
-    timeoutMs: options.timeout,
     pollIntervalMs: options.pollInterval,
     waitForMs: options.waitFor,
-    now,
-    sleep,
-    ...(deps.random ? { random: deps.random } : {}),
+    ...runtime,
   });
   if (options.mode === 'lockdown') {
     return new GcpLockdownProvider({ id: integration.id, holdDownMs: integration.holdDownMs, options, client, now });

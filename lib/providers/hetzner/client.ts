@@ -17,39 +17,27 @@
  * - Every 2xx body is validated (zod); anything else is an error naming
  *   what was wrong.
  */
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
+import type { HttpResponse } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryDetails, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, parseJsonBody, sendRequest, timeLeft } from '../http-json.ts';
 import { explainRobotError, parseRobotError } from './errors.ts';
 import { type RobotFirewall, parseFirewall } from './model.ts';
 
-export const ROBOT_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const ROBOT_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** The state of one provider operation. */
-export interface RobotOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished. */
-  deadline: number;
-}
+export type RobotOp = ApiOp;
 
-export interface HetznerRobotClientOptions {
+export interface HetznerRobotClientOptions extends ApiClientOptions {
   integrationId: string;
   baseUrl: string;
   username: string;
   password: string;
-  transport: Transport;
-  timeoutMs: number;
   rateLimitPauseMs: number;
   authCooldownMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 export class HetznerRobotClient {
@@ -70,14 +58,7 @@ export class HetznerRobotClient {
   /** `GET /firewall/{server}`, retried on 5xx and transport failures within the operation's budget. */
   async getFirewall(op: RobotOp, server: number): Promise<RobotFirewall> {
     const path = `/firewall/${server}`;
-    return withRetries(() => this.#exchange(op, 'GET', path, server, undefined), {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    });
+    return withRetries(() => this.#exchange(op, 'GET', path, server, undefined), retryOptions(op, this.#o, this.label));
   }
 
   /** `POST /firewall/{server}` with a whole configuration (form body). Sent once. */
@@ -87,45 +68,23 @@ export class HetznerRobotClient {
       return await this.#exchange(op, 'POST', path, server, form);
     } catch (error) {
       if (!(error instanceof RetryableCall)) throw error;
-      throw new ProviderError(`${this.label}: POST ${path}: ${error.message}; the relay reads the firewall again before any further change`, {
-        retryable: true,
-        ...(error.status !== undefined ? { status: error.status } : {}),
-        ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
-        cause: error,
-      });
+      throw new ProviderError(`${this.label}: POST ${path}: ${error.message}; the relay reads the firewall again before any further change`, { retryable: true, ...retryDetails(error) });
     }
   }
 
   async #exchange(op: RobotOp, method: 'GET' | 'POST', path: string, server: number, form: string | undefined): Promise<RobotFirewall> {
     this.#throwIfHeld();
     op.signal.throwIfAborted();
-    const remaining = op.deadline - this.#o.now();
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.label}: the operation ran out of time before ${method} ${path}; it will be retried`, { retryable: true });
-    }
+    const target = `${method} ${path}`;
+    const remaining = timeLeft(op, this.#o.now(), this.label, target);
     const headers: Record<string, string> = {
       Accept: 'application/json',
       Authorization: this.#authorization,
       'User-Agent': ROBOT_USER_AGENT,
     };
     if (form !== undefined) headers['Content-Type'] = 'application/x-www-form-urlencoded';
-    let response: HttpResponse;
-    try {
-      response = await this.#o.transport.request({
-        method,
-        url: `${this.#o.baseUrl}${path}`,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(form !== undefined ? { body: form } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw new RetryableCall(`${method} ${path}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.label}: ${method} ${path}: ${description}`, { retryable: false, cause: error });
-    }
+    const url = `${this.#o.baseUrl}${path}`;
+    const response = await sendRequest(op, this.#o, { method, url, headers, body: form, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.label, target });
     op.logger.debug('hetzner-robot request', { integration: this.#o.integrationId, method, path, status: response.status });
     return this.#interpret(method, path, server, response);
   }
@@ -133,7 +92,7 @@ export class HetznerRobotClient {
   #interpret(method: string, path: string, server: number, response: HttpResponse): RobotFirewall {
     const { status } = response;
     const target = `${method} ${path}`;
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     if (status >= 200 && status < 300) {
       const parsed = json === undefined ? { ok: false as const, problem: 'the body is not JSON' } : parseFirewall(json);
       if (!parsed.ok) {
@@ -204,14 +163,5 @@ export class HetznerRobotClient {
         { retryable: true, status: 403, retryAfterMs },
       );
     }
-  }
-}
-
-function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
   }
 }

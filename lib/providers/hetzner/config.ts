@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { formatCidr, parseCidr } from '../../ip/cidr.ts';
 
@@ -136,7 +137,7 @@ export const hetznerRobotOptionsSchema = z
     rateLimitPause: duration({ min: '1m', max: '1h' })
       .prefault('10m')
       .describe('How long the relay sends nothing after Robot answers 403 RATE_LIMIT_EXCEEDED (500 firewall requests per hour).'),
-    timeout: duration({ min: '1s', max: '60s' }).prefault('30s').describe('Longest one request may take.'),
+    timeout: requestTimeoutOption('30s'),
   })
   .strict();
 export type HetznerRobotOptions = z.output<typeof hetznerRobotOptionsSchema>;

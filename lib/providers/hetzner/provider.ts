@@ -21,7 +21,7 @@
  *   nothing and reports 'changed-by-others'.
  */
 import { z } from 'zod';
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { AUTH_COOLDOWN_MS } from '../auth-cooldown.ts';
 import { ProviderError } from '../errors.ts';
 import type {
@@ -47,7 +47,7 @@ import {
   sameSettings,
   targetConfig,
 } from './model.ts';
-import { combinedRestore, switchActivation } from '../switch.ts';
+import { combinedRestore, readStored, switchActivation } from '../switch.ts';
 
 export const HETZNER_ROBOT_TYPE = 'hetzner-robot';
 
@@ -155,20 +155,17 @@ export class HetznerRobotProvider implements SwitchProvider {
     this.id = integration.id;
     this.holdDownMs = integration.holdDownMs;
     this.#options = integration.options;
-    this.#now = deps.now ?? Date.now;
-    this.#sleep = deps.sleep ?? defaultSleep;
+    const runtime = clientRuntime(deps, integration.options.timeout);
+    this.#now = runtime.now;
+    this.#sleep = runtime.sleep;
     this.#client = new HetznerRobotClient({
       integrationId: integration.id,
       baseUrl: deps.baseUrl ?? HETZNER_ROBOT_URL,
       username: deps.secrets.username,
       password: deps.secrets.password,
-      transport: deps.transport,
-      timeoutMs: integration.options.timeout,
       rateLimitPauseMs: integration.options.rateLimitPause,
       authCooldownMs: deps.authCooldownMs ?? AUTH_COOLDOWN_MS,
-      now: this.#now,
-      sleep: this.#sleep,
-      ...(deps.random ? { random: deps.random } : {}),
+      ...runtime,
     });
     if (!deps.secrets.username.startsWith('#ws+')) {
       deps.logger?.warn('hetzner-robot: secrets.username does not look like a Robot webservice user (#ws+…)', { integration: integration.id });
@@ -320,23 +317,11 @@ export class HetznerRobotProvider implements SwitchProvider {
   }
 
   #readState(snapshot: SwitchSnapshot): HetznerSnapshotState {
-    const parsed = snapshotStateSchema.safeParse(snapshot.state);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#client.label}: the stored snapshot is not a hetzner-robot snapshot (${parsed.error.issues[0]?.path.join('.')}); restore the firewall by hand in Robot`, {
-        retryable: false,
-      });
-    }
-    return parsed.data;
+    return readStored(snapshotStateSchema, snapshot.state, (where) => new ProviderError(`${this.#client.label}: the stored snapshot is not a hetzner-robot snapshot (${where}); restore the firewall by hand in Robot`, { retryable: false }));
   }
 
   #readApplied(activation: SwitchActivation): HetznerApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#client.label}: the stored activation is not a hetzner-robot activation (${parsed.error.issues[0]?.path.join('.')})`, {
-        retryable: false,
-      });
-    }
-    return parsed.data as HetznerApplied;
+    return readStored(appliedSchema, activation.applied, (where) => new ProviderError(`${this.#client.label}: the stored activation is not a hetzner-robot activation (${where})`, { retryable: false })) as HetznerApplied;
   }
 }
 

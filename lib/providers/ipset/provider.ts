@@ -14,8 +14,8 @@
  */
 import { ProviderError } from '../errors.ts';
 import { createHostCommandRunner, type HostCommandRunner } from '../host-command.ts';
-import { type KernelSetPolicy, addEntries, listEntries, removeEntries } from '../nftables/kernel-set.ts';
-import type { BlockEntry, BlocklistProvider, DeviceEntry, EntryResult, HealthResult, ProviderContext } from '../types.ts';
+import { KernelSetProvider } from '../nftables/kernel-set-provider.ts';
+import type { BlocklistProvider, HealthResult, ProviderContext } from '../types.ts';
 import { IPSET_MAX_TIMEOUT_SECONDS, IpsetBackend, headerFacts } from './backend.ts';
 import type { IpsetOptions } from './config.ts';
 
@@ -33,34 +33,16 @@ export interface IpsetProviderDeps {
   now?: () => number;
 }
 
-class IpsetProvider implements BlocklistProvider {
-  readonly kind = 'blocklist';
+class IpsetProvider extends KernelSetProvider<IpsetBackend> {
   readonly type = 'ipset';
   readonly maxBatch = IPSET_MAX_BATCH;
-  readonly id: string;
-  readonly #backend: IpsetBackend;
-  readonly #policy: KernelSetPolicy;
 
   constructor(integration: IpsetIntegration, deps: IpsetProviderDeps) {
-    this.id = integration.id;
-    this.#backend = new IpsetBackend(integration.options, deps.runner ?? createHostCommandRunner());
-    this.#policy = {
-      timeouts: integration.options.elementTimeout === 'ttl',
+    super(integration.id, new IpsetBackend(integration.options, deps.runner ?? createHostCommandRunner()), {
+      elementTimeout: integration.options.elementTimeout,
       maxTimeoutSeconds: IPSET_MAX_TIMEOUT_SECONDS,
-      now: deps.now ?? Date.now,
-    };
-  }
-
-  add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
-    return addEntries(this.#backend, entries, this.#policy, ctx);
-  }
-
-  remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
-    return removeEntries(this.#backend, entries, this.#policy, ctx);
-  }
-
-  list(ctx: ProviderContext): Promise<DeviceEntry[]> {
-    return listEntries(this.#backend, ctx);
+      now: deps.now,
+    });
   }
 
   /**
@@ -74,9 +56,9 @@ class IpsetProvider implements BlocklistProvider {
     const ready: string[] = [];
     const warnings: string[] = [];
     for (const family of [4, 6] as const) {
-      const name = this.#backend.setName(family);
+      const name = this.backend.setName(family);
       try {
-        const listing = await this.#backend.listSet(family, ctx, true);
+        const listing = await this.backend.listSet(family, ctx, true);
         if (listing.references === 0) {
           const tool = family === 4 ? 'iptables' : 'ip6tables';
           problems.push(

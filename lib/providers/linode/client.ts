@@ -16,13 +16,10 @@
  *   nothing is written twice and nobody else's change is overwritten.
  */
 import type { z } from 'zod';
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, bearerJsonHeaders, parseJsonBody, schemaProblem, sendRequest, timeLeft } from '../http-json.ts';
 import { describeLinodeErrors, explainLinodeError, parseLinodeErrors } from './errors.ts';
 import {
   type LinodeEntity,
@@ -37,7 +34,7 @@ import {
   toRules,
 } from './model.ts';
 
-export const LINODE_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const LINODE_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** Devices read per page when a firewall answer has no `entities`. */
 const DEVICES_PAGE_SIZE = 100;
@@ -45,23 +42,13 @@ const DEVICES_PAGE_SIZE = 100;
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 
 /** The state of one provider operation. */
-export interface LinodeOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished. */
-  deadline: number;
-}
+export type LinodeOp = ApiOp;
 
-export interface LinodeClientOptions {
+export interface LinodeClientOptions extends ApiClientOptions {
   integrationId: string;
   /** API base, https, no trailing slash (…/v4). */
   baseUrl: string;
   token: string;
-  transport: Transport;
-  timeoutMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 /** What a guarded PUT found or did. */
@@ -132,14 +119,7 @@ export class LinodeClient {
   }
 
   #retried<T>(op: LinodeOp, call: () => Promise<T>): Promise<T> {
-    return withRetries(call, {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    });
+    return withRetries(call, retryOptions(op, this.#o, this.label));
   }
 
   async #once<S extends z.ZodType>(op: LinodeOp, method: 'GET' | 'PUT', path: string, firewallId: number, body: unknown, schema: S, what: string): Promise<z.output<S>> {
@@ -152,43 +132,19 @@ export class LinodeClient {
         retryAfterMs: this.#heldUntil - now,
       });
     }
-    const remaining = op.deadline - now;
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.label}: the operation ran out of time before ${method} ${path}; it will be retried`, { retryable: true });
-    }
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      Authorization: `Bearer ${this.#o.token}`,
-      'User-Agent': LINODE_USER_AGENT,
-    };
+    const target = `${method} ${path}`;
+    const remaining = timeLeft(op, now, this.label, target);
     const text = body === undefined ? undefined : JSON.stringify(body);
-    if (text !== undefined) headers['Content-Type'] = 'application/json';
-    let response: HttpResponse;
-    try {
-      response = await this.#o.transport.request({
-        method,
-        url: `${this.#o.baseUrl}${path}`,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(text !== undefined ? { body: text } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw new RetryableCall(`${method} ${path}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.label}: ${method} ${path}: ${description}`, { retryable: false, cause: error });
-    }
+    const headers = bearerJsonHeaders(this.#o.token, LINODE_USER_AGENT, text);
+    const url = `${this.#o.baseUrl}${path}`;
+    const response = await sendRequest(op, this.#o, { method, url, headers, body: text, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.label, target });
     op.logger.debug('linode request', { integration: this.#o.integrationId, method, path, status: response.status });
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     if (response.status >= 200 && response.status < 300) {
       const parsed = schema.safeParse(json);
       if (parsed.success) return parsed.data;
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
       throw new ProviderError(
-        `${this.label}: ${method} ${path} answered ${response.status} but not with ${what} (${json === undefined ? 'the body is not JSON' : `${where}${issue?.message ?? 'invalid'}`}); ` +
+        `${this.label}: ${method} ${path} answered ${response.status} but not with ${what} (${json === undefined ? 'the body is not JSON' : schemaProblem(parsed.error)}); ` +
           'the relay must reach api.linode.com directly (no proxy or captive portal rewriting answers)',
         { retryable: false, status: response.status },
       );
@@ -213,13 +169,4 @@ export class LinodeClient {
 function resetWait(value: string | undefined, now: number): number | undefined {
   if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
   return Math.max(0, Number(value.trim()) * 1000 - now);
-}
-
-function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
 }

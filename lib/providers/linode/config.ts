@@ -8,7 +8,7 @@
  * `ttl`, `holdDown`, `via`, `type: 'linode'`).
  */
 import { z } from 'zod';
-import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { keepRulesSchema, managementAllowanceSchema } from '../lockdown.ts';
 
@@ -34,7 +34,7 @@ export const linodeOptionsSchema = z
       .describe('IDs of the Cloud Firewalls whose inbound rules are locked down during an attack.'),
     management: managementAllowanceSchema,
     keep: keepRulesSchema,
-    timeout: duration({ min: '1s', max: '60s' }).prefault('15s').describe('Longest one request may take.'),
+    timeout: requestTimeoutOption('15s'),
   })
   .strict()
   .superRefine((options, ctx) => {

@@ -24,9 +24,9 @@
  *   'changed-by-others'.
  */
 import { z } from 'zod';
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { ProviderError } from '../errors.ts';
-import { combinedRestore, switchActivation } from '../switch.ts';
+import { combinedRestore, readStored, switchActivation } from '../switch.ts';
 import type {
   CloudProviderDeps,
   HealthResult,
@@ -150,18 +150,10 @@ export class LinodeProvider implements SwitchProvider {
     this.id = integration.id;
     this.holdDownMs = integration.holdDownMs;
     this.#options = integration.options;
-    this.#now = deps.now ?? Date.now;
+    const runtime = clientRuntime(deps, integration.options.timeout);
+    this.#now = runtime.now;
     this.#inbound = lockdownInbound(integration.options);
-    this.#client = new LinodeClient({
-      integrationId: integration.id,
-      baseUrl: deps.baseUrl ?? LINODE_API_BASE,
-      token: deps.secrets.token,
-      transport: deps.transport,
-      timeoutMs: integration.options.timeout,
-      now: this.#now,
-      sleep: deps.sleep ?? defaultSleep,
-      ...(deps.random ? { random: deps.random } : {}),
-    });
+    this.#client = new LinodeClient({ integrationId: integration.id, baseUrl: deps.baseUrl ?? LINODE_API_BASE, token: deps.secrets.token, ...runtime });
   }
 
   async snapshot(ctx: SwitchContext): Promise<SwitchSnapshot<LinodeSnapshotState>> {
@@ -351,13 +343,7 @@ export class LinodeProvider implements SwitchProvider {
   }
 
   #readApplied(activation: SwitchActivation): LinodeApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#client.label}: the stored activation is not a linode activation (${parsed.error.issues[0]?.path.join('.')})`, {
-        retryable: false,
-      });
-    }
-    return parsed.data as LinodeApplied;
+    return readStored(appliedSchema, activation.applied, (where) => new ProviderError(`${this.#client.label}: the stored activation is not a linode activation (${where})`, { retryable: false })) as LinodeApplied;
   }
 }
 

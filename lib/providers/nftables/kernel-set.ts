@@ -191,45 +191,22 @@ export async function addEntries(
   ctx: ProviderContext,
 ): Promise<EntryResult[]> {
   const batch = new Batch(entries, policy);
-  let pending = batch.targets;
-  let lastError = 'not attempted';
-  for (let round = 1; round <= ROUNDS && pending.length > 0; round++) {
-    const view = await readOrFail(backend, pending, round, ctx);
-    if ('failed' in view) {
-      lastError = view.failed;
-      break;
-    }
-    const ops: Array<{ op: AddOp; target: Target }> = [];
-    for (const target of pending) {
-      const present = view.elements.get(target.ip);
-      if (!present) {
-        ops.push({ op: addOp('create', target), target });
-      } else if (!view.markable || !present.owned) {
+  return inRounds(
+    backend,
+    batch,
+    ctx,
+    (target, present, view) => {
+      if (!present) return addOp('create', target);
+      if (!view.markable || !present.owned) {
         batch.settle(target, { ok: true, foreign: true });
-      } else if (needsRefresh(present, target)) {
-        ops.push({ op: addOp('refresh', target), target });
-      } else {
-        batch.settle(target, { ok: true });
+        return undefined;
       }
-    }
-    pending = [];
-    if (ops.length === 0) break;
-    const outcome = await backend.applyAdds(
-      ops.map((entry) => entry.op),
-      ctx,
-    );
-    if (outcome.ok) {
-      for (const { target } of ops) batch.settle(target, { ok: true });
-      break;
-    }
-    ops.slice(0, outcome.applied).forEach(({ target }) => batch.settle(target, { ok: true }));
-    pending = ops.slice(outcome.applied).map(({ target }) => target);
-    lastError = outcome.error;
-    ctx.logger.warn('set write failed', { error: outcome.error, round, pending: pending.length, readingAgain: outcome.race });
-    if (!outcome.race) break;
-  }
-  for (const target of pending) batch.settle(target, { ok: false, error: lastError });
-  return batch.results();
+      if (needsRefresh(present, target)) return addOp('refresh', target);
+      batch.settle(target, { ok: true });
+      return undefined;
+    },
+    (ops) => backend.applyAdds(ops, ctx),
+  );
 }
 
 /** Removes the relay's elements for these addresses (see the module comment). */
@@ -240,6 +217,36 @@ export async function removeEntries(
   ctx: ProviderContext,
 ): Promise<EntryResult[]> {
   const batch = new Batch(entries, undefined);
+  return inRounds(
+    backend,
+    batch,
+    ctx,
+    (target, present, view): RemoveOp | undefined => {
+      if (!present) {
+        batch.settle(target, { ok: true });
+        return undefined;
+      }
+      if (view.markable ? present.owned : !policy.timeouts || present.expiresIn !== undefined) return { ip: target.ip, family: target.family };
+      ctx.logger.warn('left alone: the element is not the relay\'s', { ip: target.ip });
+      batch.settle(target, { ok: true });
+      return undefined;
+    },
+    (ops) => backend.applyRemoves(ops, ctx),
+  );
+}
+
+/**
+ * The rounds add and remove share (see the module comment): read the pending
+ * addresses, let `decide` settle each one needing no write or name its write,
+ * apply the writes; after a write that lost a race, read again.
+ */
+async function inRounds<Op>(
+  backend: KernelSetBackend,
+  batch: Batch,
+  ctx: ProviderContext,
+  decide: (target: Target, present: SetElement | undefined, view: SetView) => Op | undefined,
+  apply: (ops: Op[]) => Promise<ApplyOutcome>,
+): Promise<EntryResult[]> {
   let pending = batch.targets;
   let lastError = 'not attempted';
   for (let round = 1; round <= ROUNDS && pending.length > 0; round++) {
@@ -248,24 +255,14 @@ export async function removeEntries(
       lastError = view.failed;
       break;
     }
-    const ops: Array<{ op: RemoveOp; target: Target }> = [];
+    const ops: Array<{ op: Op; target: Target }> = [];
     for (const target of pending) {
-      const present = view.elements.get(target.ip);
-      if (!present) {
-        batch.settle(target, { ok: true });
-      } else if (view.markable ? present.owned : !policy.timeouts || present.expiresIn !== undefined) {
-        ops.push({ op: { ip: target.ip, family: target.family }, target });
-      } else {
-        ctx.logger.warn('left alone: the element is not the relay\'s', { ip: target.ip });
-        batch.settle(target, { ok: true });
-      }
+      const op = decide(target, view.elements.get(target.ip), view);
+      if (op !== undefined) ops.push({ op, target });
     }
     pending = [];
     if (ops.length === 0) break;
-    const outcome = await backend.applyRemoves(
-      ops.map((entry) => entry.op),
-      ctx,
-    );
+    const outcome = await apply(ops.map((entry) => entry.op));
     if (outcome.ok) {
       for (const { target } of ops) batch.settle(target, { ok: true });
       break;

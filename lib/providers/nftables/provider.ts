@@ -13,10 +13,10 @@
  */
 import { ProviderError } from '../errors.ts';
 import { createHostCommandRunner, type HostCommandRunner } from '../host-command.ts';
-import type { BlockEntry, BlocklistProvider, DeviceEntry, EntryResult, HealthResult, ProviderContext } from '../types.ts';
+import type { BlocklistProvider, HealthResult, ProviderContext } from '../types.ts';
 import { NftablesBackend, setProblem } from './backend.ts';
 import type { NftablesOptions } from './config.ts';
-import { type KernelSetPolicy, addEntries, listEntries, removeEntries } from './kernel-set.ts';
+import { KernelSetProvider } from './kernel-set-provider.ts';
 
 /** Elements per transaction. */
 export const NFTABLES_MAX_BATCH = 1000;
@@ -37,36 +37,18 @@ export interface NftablesProviderDeps {
   now?: () => number;
 }
 
-class NftablesProvider implements BlocklistProvider {
-  readonly kind = 'blocklist';
+class NftablesProvider extends KernelSetProvider<NftablesBackend> {
   readonly type = 'nftables';
   readonly maxBatch = NFTABLES_MAX_BATCH;
-  readonly id: string;
   readonly #options: NftablesOptions;
-  readonly #backend: NftablesBackend;
-  readonly #policy: KernelSetPolicy;
 
   constructor(integration: NftablesIntegration, deps: NftablesProviderDeps) {
-    this.id = integration.id;
-    this.#options = integration.options;
-    this.#backend = new NftablesBackend(integration.options, deps.runner ?? createHostCommandRunner());
-    this.#policy = {
-      timeouts: integration.options.elementTimeout === 'ttl',
+    super(integration.id, new NftablesBackend(integration.options, deps.runner ?? createHostCommandRunner()), {
+      elementTimeout: integration.options.elementTimeout,
       maxTimeoutSeconds: NFTABLES_MAX_TIMEOUT_SECONDS,
-      now: deps.now ?? Date.now,
-    };
-  }
-
-  add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
-    return addEntries(this.#backend, entries, this.#policy, ctx);
-  }
-
-  remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
-    return removeEntries(this.#backend, entries, this.#policy, ctx);
-  }
-
-  list(ctx: ProviderContext): Promise<DeviceEntry[]> {
-    return listEntries(this.#backend, ctx);
+      now: deps.now,
+    });
+    this.#options = integration.options;
   }
 
   /**
@@ -76,18 +58,18 @@ class NftablesProvider implements BlocklistProvider {
   async healthCheck(ctx: ProviderContext): Promise<HealthResult> {
     const { family, table } = this.#options;
     try {
-      const described = await this.#backend.describeTable(ctx);
-      if (!described) return { ok: false, detail: this.#backend.missing(4).message };
+      const described = await this.backend.describeTable(ctx);
+      if (!described) return { ok: false, detail: this.backend.missing(4).message };
       const problems: string[] = [];
       const ready: string[] = [];
       for (const setFamily of [4, 6] as const) {
-        const name = this.#backend.setName(setFamily);
+        const name = this.backend.setName(setFamily);
         const set = described.sets.find((candidate) => candidate.name === name);
         if (!set) {
-          problems.push(this.#backend.missing(setFamily).message);
+          problems.push(this.backend.missing(setFamily).message);
           continue;
         }
-        const problem = setProblem(set, setFamily, this.#policy.timeouts, this.#backend.where(setFamily));
+        const problem = setProblem(set, setFamily, this.policy.timeouts, this.backend.where(setFamily));
         if (problem) {
           problems.push(problem);
           continue;

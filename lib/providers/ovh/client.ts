@@ -15,29 +15,21 @@
  *   was wrong. Keys, secret and signature never reach a log or an error.
  */
 import { z } from 'zod';
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, parseJsonBody, schemaProblem, sendRequest, timeLeft } from '../http-json.ts';
 import { OVH_CREATE_TOKEN_PAGES, type OvhEndpoint, type OvhSecrets } from './config.ts';
 import { type OvhAccessRule, type OvhErrorBody, explainOvhError, parseOvhError } from './errors.ts';
 import { encodePathParam, ovhSignedHeaders } from './signing.ts';
 
-export const OVH_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const OVH_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** Pause after a 429 that came without Retry-After. */
 const DEFAULT_RATE_LIMIT_PAUSE_MS = 60_000;
 
 /** The state of one provider operation. */
-export interface OvhOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished. */
-  deadline: number;
-}
+export type OvhOp = ApiOp;
 
 export const MITIGATION_STATES = ['creationPending', 'ok', 'removalPending'] as const;
 export type MitigationState = (typeof MITIGATION_STATES)[number];
@@ -64,17 +56,12 @@ const RULES = {
   remove: { method: 'DELETE', path: '/ip/*/mitigation/*' },
 } as const satisfies Record<string, OvhAccessRule>;
 
-export interface OvhClientOptions {
+export interface OvhClientOptions extends ApiClientOptions {
   integrationId: string;
   endpoint: OvhEndpoint;
   /** API base including `/1.0`, https. */
   baseUrl: string;
   secrets: OvhSecrets;
-  transport: Transport;
-  timeoutMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 interface Call {
@@ -189,22 +176,11 @@ export class OvhClient {
         }
         return parsed.data;
       },
-      this.#retryOptions(op),
+      retryOptions(op, this.#o, this.label),
     );
     this.#offsetSeconds = serverSeconds - Math.floor(this.#o.now() / 1000);
     op.logger.debug('ovh server time read', { integration: this.#o.integrationId, offsetSeconds: this.#offsetSeconds });
     return this.#offsetSeconds;
-  }
-
-  #retryOptions(op: OvhOp) {
-    return {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    };
   }
 
   /** One signed exchange; on "Query out of time" the offset is read again and the request sent once more. */
@@ -254,32 +230,15 @@ export class OvhClient {
 
   async #raw(op: OvhOp, call: Call, auth: Record<string, string>): Promise<Answer> {
     op.signal.throwIfAborted();
-    const remaining = op.deadline - this.#o.now();
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.label}: the operation ran out of time before ${call.method} ${call.path}; it will be retried`, { retryable: true });
-    }
+    const target = `${call.method} ${call.path}`;
+    const remaining = timeLeft(op, this.#o.now(), this.label, target);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': OVH_USER_AGENT, ...auth };
     if (call.body !== undefined) headers['Content-Type'] = 'application/json;charset=utf-8';
-    let response: HttpResponse;
-    try {
-      response = await this.#o.transport.request({
-        method: call.method,
-        url: `${this.#o.baseUrl}${call.path}`,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(call.body !== undefined ? { body: call.body } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw new RetryableCall(`${call.method} ${call.path}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.label}: ${call.method} ${call.path}: ${description}`, { retryable: false, cause: error });
-    }
+    const url = `${this.#o.baseUrl}${call.path}`;
+    const response = await sendRequest(op, this.#o, { method: call.method, url, headers, body: call.body, maxResponseBytes: MAX_RESPONSE_BYTES, remaining, label: this.label, target });
     const queryId = response.headers['x-ovh-queryid'];
     op.logger.debug('ovh request', { integration: this.#o.integrationId, method: call.method, path: call.path, status: response.status, queryId });
-    return { status: response.status, json: parseJson(response.body), queryId, retryAfter: response.headers['retry-after'] };
+    return { status: response.status, json: parseJsonBody(response.body), queryId, retryAfter: response.headers['retry-after'] };
   }
 
   #context(call: Call) {
@@ -305,10 +264,8 @@ export class OvhClient {
   #validate<T>(schema: z.ZodType<T>, answer: Answer, target: string, what: string): T {
     const parsed = schema.safeParse(answer.json);
     if (parsed.success) return parsed.data;
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
     throw new ProviderError(
-      `${this.label}: ${target} answered ${answer.status} but not with ${what} (${answer.json === undefined ? 'the body is not JSON' : `${where}${issue?.message ?? 'invalid'}`}); ` +
+      `${this.label}: ${target} answered ${answer.status} but not with ${what} (${answer.json === undefined ? 'the body is not JSON' : schemaProblem(parsed.error)}); ` +
         'the relay must reach the OVH API directly (no proxy or captive portal rewriting answers)',
       { retryable: false, status: answer.status },
     );
@@ -341,13 +298,4 @@ function describe(error: OvhErrorBody | undefined): string {
 
 function queryIdText(answer: Answer): string {
   return answer.queryId ? ` (X-Ovh-QueryID ${answer.queryId.slice(0, 80)})` : '';
-}
-
-function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
 }

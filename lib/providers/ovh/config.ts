@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { parseAddress, formatAddress } from '../../ip/address.ts';
 import { cidrContains, formatCidr, parseCidr } from '../../ip/cidr.ts';
@@ -102,7 +103,7 @@ export const ovhOptionsSchema = z
     waitFor: duration({ min: '0s', max: '5m' })
       .prefault('30s')
       .describe('Longest one activate/restore call waits for a pending entry before reporting "not confirmed yet" and looking again later.'),
-    timeout: duration({ min: '1s', max: '60s' }).prefault('30s').describe('Longest one request may take.'),
+    timeout: requestTimeoutOption('30s'),
   })
   .strict();
 export type OvhOptions = z.output<typeof ovhOptionsSchema>;

@@ -24,7 +24,7 @@
  * before writing, so a retried step never writes twice.
  */
 import { z } from 'zod';
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
 import type {
@@ -40,7 +40,7 @@ import type {
 } from '../types.ts';
 import { MITIGATION_STATES, type MitigationEntry, OvhClient, type OvhOp } from './client.ts';
 import { OVH_ENDPOINTS, type OvhOptions, type OvhSecrets } from './config.ts';
-import { combinedRestore, switchActivation } from '../switch.ts';
+import { combinedRestore, readStored, switchActivation } from '../switch.ts';
 
 export const OVH_TYPE = 'ovh';
 
@@ -147,8 +147,9 @@ export class OvhProvider implements SwitchProvider {
     this.id = integration.id;
     this.holdDownMs = integration.holdDownMs;
     this.#options = integration.options;
-    this.#now = deps.now ?? Date.now;
-    this.#sleep = deps.sleep ?? defaultSleep;
+    const runtime = clientRuntime(deps, integration.options.timeout);
+    this.#now = runtime.now;
+    this.#sleep = runtime.sleep;
     this.#random = deps.random;
     const baseUrl = deps.baseUrl ?? OVH_ENDPOINTS[integration.options.endpoint];
     if (!/^https:\/\/[^/]+/.test(baseUrl)) {
@@ -159,11 +160,7 @@ export class OvhProvider implements SwitchProvider {
       endpoint: integration.options.endpoint,
       baseUrl: baseUrl.replace(/\/+$/, ''),
       secrets: deps.secrets,
-      transport: deps.transport,
-      timeoutMs: integration.options.timeout,
-      now: this.#now,
-      sleep: this.#sleep,
-      ...(deps.random ? { random: deps.random } : {}),
+      ...runtime,
     });
   }
 
@@ -332,22 +329,11 @@ export class OvhProvider implements SwitchProvider {
   }
 
   #readState(snapshot: SwitchSnapshot): OvhSnapshotState {
-    const parsed = snapshotStateSchema.safeParse(snapshot.state);
-    if (!parsed.success) {
-      throw new ProviderError(
-        `ovh ${this.id}: the stored snapshot is not an ovh snapshot (${parsed.error.issues[0]?.path.join('.')}); check the addresses' mitigation by hand (GET /ip/{block}/mitigation)`,
-        { retryable: false },
-      );
-    }
-    return parsed.data as OvhSnapshotState;
+    return readStored(snapshotStateSchema, snapshot.state, (where) => new ProviderError(`ovh ${this.id}: the stored snapshot is not an ovh snapshot (${where}); check the addresses' mitigation by hand (GET /ip/{block}/mitigation)`, { retryable: false })) as OvhSnapshotState;
   }
 
   #readApplied(activation: SwitchActivation): OvhApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new ProviderError(`ovh ${this.id}: the stored activation is not an ovh activation (${parsed.error.issues[0]?.path.join('.')})`, { retryable: false });
-    }
-    return parsed.data as OvhApplied;
+    return readStored(appliedSchema, activation.applied, (where) => new ProviderError(`ovh ${this.id}: the stored activation is not an ovh activation (${where})`, { retryable: false })) as OvhApplied;
   }
 }
 

@@ -20,13 +20,10 @@
  *   what was wrong and the fix.
  */
 import type { z } from 'zod';
-import packageJson from '../../../package.json' with { type: 'json' };
-import type { Logger } from '../../log/types.ts';
-import { classifyTransportFailure } from '../../transport/errors.ts';
-import type { HttpResponse, Transport } from '../../transport/types.ts';
 import { parseRetryAfter } from '../../util/retry-after.ts';
-import { RetryableCall, withRetries } from '../api-retry.ts';
+import { RetryableCall, retryOptions, withRetries } from '../api-retry.ts';
 import { ProviderError } from '../errors.ts';
+import { type ApiOp, type ApiClientOptions, RELAY_USER_AGENT, bearerJsonHeaders, parseJsonBody, schemaProblem, sendRequest, timeLeft } from '../http-json.ts';
 import { type VultrCallContext, explainVultrError, parseVultrError } from './errors.ts';
 import {
   type VultrGroup,
@@ -42,7 +39,7 @@ import {
   toRule,
 } from './model.ts';
 
-export const VULTR_USER_AGENT = `flowtriq-relay/${packageJson.version}`;
+export const VULTR_USER_AGENT = RELAY_USER_AGENT;
 const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 /** The largest page the API serves. */
 export const VULTR_PAGE_SIZE = 500;
@@ -52,23 +49,13 @@ const MAX_PAGES = 100;
 export const VULTR_REQUESTS_PER_SECOND = 25;
 
 /** The state of one provider operation. */
-export interface VultrOp {
-  signal: AbortSignal;
-  logger: Logger;
-  /** Epoch ms by which the operation must have finished. */
-  deadline: number;
-}
+export type VultrOp = ApiOp;
 
-export interface VultrClientOptions {
+export interface VultrClientOptions extends ApiClientOptions {
   /** Prefix of messages, e.g. `vultr web`. */
   label: string;
   baseUrl: string;
   apiKey: string;
-  transport: Transport;
-  timeoutMs: number;
-  now: () => number;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
 }
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -231,23 +218,12 @@ export class VultrClient {
   }
 
   #read<T>(op: VultrOp, call: Call<T>): Promise<T> {
-    return withRetries(async () => (await this.#once(op, call, true)) as T, this.#retryOptions(op));
+    return withRetries(async () => (await this.#once(op, call, true)) as T, retryOptions(op, this.#o, this.#o.label));
   }
 
   /** A write: repeated only after a 429 (refused, nothing done); see #unclear for the rest. */
   #write<T>(op: VultrOp, call: Call<T>): Promise<T | undefined> {
-    return withRetries(() => this.#once(op, call, false), this.#retryOptions(op));
-  }
-
-  #retryOptions(op: VultrOp) {
-    return {
-      deadline: op.deadline,
-      signal: op.signal,
-      now: this.#o.now,
-      sleep: this.#o.sleep,
-      label: this.#o.label,
-      ...(this.#o.random ? { random: this.#o.random } : {}),
-    };
+    return withRetries(() => this.#once(op, call, false), retryOptions(op, this.#o, this.#o.label));
   }
 
   /**
@@ -258,45 +234,30 @@ export class VultrClient {
   async #once<T>(op: VultrOp, call: Call<T>, retryAll: boolean): Promise<T | undefined> {
     op.signal.throwIfAborted();
     await this.#pace(op);
-    const remaining = op.deadline - this.#o.now();
-    if (remaining <= 0) {
-      throw new ProviderError(`${this.#o.label}: the operation ran out of time before ${call.method} ${call.path}; it will be retried`, { retryable: true });
-    }
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      Authorization: `Bearer ${this.#o.apiKey}`,
-      'User-Agent': VULTR_USER_AGENT,
-    };
+    const target = `${call.method} ${call.path}`;
+    const remaining = timeLeft(op, this.#o.now(), this.#o.label, target);
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let response: HttpResponse;
-    try {
-      response = await this.#o.transport.request({
-        method: call.method,
-        url: `${this.#o.baseUrl}${call.path}`,
-        headers,
-        timeoutMs: Math.max(1, Math.min(this.#o.timeoutMs, remaining)),
-        maxResponseBytes: MAX_RESPONSE_BYTES,
-        signal: op.signal,
-        ...(body !== undefined ? { body } : {}),
-      });
-    } catch (error) {
-      if (op.signal.aborted) throw op.signal.reason;
-      const { retryable, description } = classifyTransportFailure(error);
-      if (retryable) throw this.#unclear(retryAll, `${call.method} ${call.path}: ${description}`, { cause: error });
-      throw new ProviderError(`${this.#o.label}: ${call.method} ${call.path}: ${description}`, { retryable: false, cause: error });
-    }
+    const headers = bearerJsonHeaders(this.#o.apiKey, VULTR_USER_AGENT, body);
+    const response = await sendRequest(op, this.#o, {
+      method: call.method,
+      url: `${this.#o.baseUrl}${call.path}`,
+      headers,
+      body,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      remaining,
+      label: this.#o.label,
+      target,
+      retryable: (message, cause) => this.#unclear(retryAll, message, { cause }),
+    });
     op.logger.debug('vultr request', { label: this.#o.label, method: call.method, path: call.path.replace(/\?.*$/, ''), status: response.status });
     const { status } = response;
-    const json = parseJson(response.body);
+    const json = parseJsonBody(response.body);
     if (status >= 200 && status < 300) {
       if (call.schema === undefined) return undefined;
       const parsed = call.schema.safeParse(json);
       if (parsed.success) return parsed.data;
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
       throw new ProviderError(
-        `${this.#o.label}: ${call.method} ${call.path} answered ${status} but not with ${call.what} (${json === undefined ? 'the body is not JSON' : `${where}${issue?.message ?? 'invalid'}`}); ` +
+        `${this.#o.label}: ${call.method} ${call.path} answered ${status} but not with ${call.what} (${json === undefined ? 'the body is not JSON' : schemaProblem(parsed.error)}); ` +
           'the relay must reach api.vultr.com directly (no proxy rewriting answers)',
         { retryable: false, status },
       );
@@ -338,14 +299,5 @@ export class VultrClient {
       ...(options.retryAfterMs !== undefined ? { retryAfterMs: options.retryAfterMs } : {}),
       cause: options.cause,
     });
-  }
-}
-
-function parseJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
   }
 }

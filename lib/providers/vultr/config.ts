@@ -12,7 +12,7 @@
  * `ttl`, `holdDown`, `via`, `type: 'vultr'`).
  */
 import { z } from 'zod';
-import { duration } from '../../config/duration.ts';
+import { requestTimeoutOption } from '../config-options.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { keepRulesSchema, managementAllowanceSchema } from '../lockdown.ts';
 
@@ -54,7 +54,7 @@ export const vultrOptionsSchema = z
       ),
     management: managementAllowanceSchema,
     keep: keepRulesSchema,
-    timeout: duration({ min: '1s', max: '60s' }).prefault('15s').describe('Longest one request may take.'),
+    timeout: requestTimeoutOption('15s'),
   })
   .strict();
 export type VultrOptions = z.output<typeof vultrOptionsSchema>;

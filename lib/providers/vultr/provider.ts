@@ -28,9 +28,9 @@
  *   The relay's own group is kept for the next attack.
  */
 import { z } from 'zod';
-import { sleep as defaultSleep } from '../../util/sleep.ts';
+import { clientRuntime } from '../client-runtime.ts';
 import { ProviderError } from '../errors.ts';
-import { combinedRestore, switchActivation } from '../switch.ts';
+import { combinedRestore, readStored, switchActivation } from '../switch.ts';
 import type {
   CloudProviderDeps,
   HealthResult,
@@ -149,18 +149,10 @@ export class VultrProvider implements SwitchProvider {
     this.id = integration.id;
     this.holdDownMs = integration.holdDownMs;
     this.#options = integration.options;
-    this.#now = deps.now ?? Date.now;
+    const runtime = clientRuntime(deps, integration.options.timeout);
+    this.#now = runtime.now;
     this.#description = relayGroupDescription(integration.id);
-    this.#client = new VultrClient({
-      label: `vultr ${integration.id}`,
-      baseUrl: deps.baseUrl ?? VULTR_API_BASE,
-      apiKey: deps.secrets.apiKey,
-      transport: deps.transport,
-      timeoutMs: integration.options.timeout,
-      now: this.#now,
-      sleep: deps.sleep ?? defaultSleep,
-      ...(deps.random ? { random: deps.random } : {}),
-    });
+    this.#client = new VultrClient({ label: `vultr ${integration.id}`, baseUrl: deps.baseUrl ?? VULTR_API_BASE, apiKey: deps.secrets.apiKey, ...runtime });
   }
 
   async snapshot(ctx: SwitchContext): Promise<SwitchSnapshot<VultrSnapshotState>> {
@@ -416,22 +408,11 @@ export class VultrProvider implements SwitchProvider {
   }
 
   #readState(snapshot: SwitchSnapshot): VultrSnapshotState {
-    const parsed = snapshotStateSchema.safeParse(snapshot.state);
-    if (!parsed.success) {
-      throw new ProviderError(
-        `${this.#client.label}: the stored snapshot is not a vultr snapshot (${parsed.error.issues[0]?.path.join('.')}); move the instances back to their firewall groups by hand in the Vultr portal`,
-        { retryable: false },
-      );
-    }
-    return parsed.data;
+    return readStored(snapshotStateSchema, snapshot.state, (where) => new ProviderError(`${this.#client.label}: the stored snapshot is not a vultr snapshot (${where}); move the instances back to their firewall groups by hand in the Vultr portal`, { retryable: false }));
   }
 
   #readApplied(activation: SwitchActivation): VultrApplied {
-    const parsed = appliedSchema.safeParse(activation.applied);
-    if (!parsed.success) {
-      throw new ProviderError(`${this.#client.label}: the stored activation is not a vultr activation (${parsed.error.issues[0]?.path.join('.')})`, { retryable: false });
-    }
-    return parsed.data as VultrApplied;
+    return readStored(appliedSchema, activation.applied, (where) => new ProviderError(`${this.#client.label}: the stored activation is not a vultr activation (${where})`, { retryable: false })) as VultrApplied;
   }
 }
 
