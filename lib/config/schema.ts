@@ -627,6 +627,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    status: z
+      .object({
+        enabled: z.boolean().default(true).describe('One-box: serve the status page (GET /status, /status.json) and the Prometheus metrics (GET /metrics).'),
+        token: secretRefSchema
+          .optional()
+          .describe('Token for /status, /status.json and /metrics (Authorization: Bearer, or /status?token= once in a browser). Unset: only clients on this machine are answered.'),
+      })
+      .strict()
+      .prefault({}),
     retention: duration({ min: '1h', max: '365d' }).prefault('7d').describe('How long settled records are kept.'),
     auditRetention: duration({ min: '1d', max: '365d' })
       .prefault('30d')

@@ -35,6 +35,8 @@ export interface WorkerDeps extends EngineDeps {
    * wait instead: a frozen sandbox would leave the work to the sweeper.
    */
   reconcileInBackground?: boolean;
+  /** Each integration's health-check result on a Flowtriq `test` event (one-box: the status page shows them). */
+  onHealthResult?: (integration: string, result: { ok: boolean; detail: string }, at: number) => void;
 }
 
 export type JobOutcome =
@@ -154,6 +156,7 @@ async function runHealthChecks(deps: WorkerDeps): Promise<JobOutcome> {
       const result = await provider.healthCheck({ signal: AbortSignal.timeout(15_000), logger: deps.logger });
       if (result.ok) healthy += 1;
       else unhealthy += 1;
+      deps.onHealthResult?.(provider.id, { ok: result.ok, detail: result.detail }, deps.now());
       deps.logger[result.ok ? 'info' : 'warn']('health check', {
         integration: provider.id,
         outcome: result.ok ? 'ok' : 'failed',
@@ -162,6 +165,7 @@ async function runHealthChecks(deps: WorkerDeps): Promise<JobOutcome> {
       });
     } catch (error) {
       unhealthy += 1;
+      deps.onHealthResult?.(provider.id, { ok: false, detail: describeError(error) }, deps.now());
       deps.logger.warn('health check', {
         integration: provider.id,
         outcome: 'failed',

@@ -22,6 +22,8 @@ export interface PrometheusMetrics extends RelayMetrics {
   /** The scrape: text exposition format. */
   render(): Promise<string>;
   readonly contentType: string;
+  /** The integrations the per-integration gauges list (known only once the engine is built). */
+  setIntegrations(integrations: PrometheusSources['integrations']): void;
 }
 
 export function createPrometheusMetrics(sources: PrometheusSources): PrometheusMetrics {
@@ -53,8 +55,8 @@ export function createPrometheusMetrics(sources: PrometheusSources): PrometheusM
     labelNames: ['integration', 'kind'],
     registers: [registry],
   });
-  const integrationIds = sources.integrations.map((integration) => integration.id);
-  const switchIds = sources.integrations.filter((integration) => integration.kind === 'switch').map((integration) => integration.id);
+  let integrationIds = sources.integrations.map((integration) => integration.id);
+  let switchIds = sources.integrations.filter((integration) => integration.kind === 'switch').map((integration) => integration.id);
   // Read once per scrape, shared by the state gauges.
   let pending: ReturnType<typeof collectStateGauges> | undefined;
   const stateGauges = () => (pending ??= collectStateGauges(sources.store, integrationIds, sources.now()).finally(() => setTimeout(() => (pending = undefined), 0)));
@@ -131,5 +133,9 @@ export function createPrometheusMetrics(sources: PrometheusSources): PrometheusM
       driftRepairs.inc({ integration, kind }, count);
     },
     render: () => registry.metrics(),
+    setIntegrations(integrations) {
+      integrationIds = integrations.map((integration) => integration.id);
+      switchIds = integrations.filter((integration) => integration.kind === 'switch').map((integration) => integration.id);
+    },
   };
 }

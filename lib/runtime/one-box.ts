@@ -9,13 +9,16 @@ import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { LoadedConfig } from '../config/load.ts';
-import { resolveRequiredSecret, resolveSecret } from '../config/secrets.ts';
+import { resolveOptionalSecret, resolveRequiredSecret, resolveSecret } from '../config/secrets.ts';
 import { describeError } from '../errors.ts';
 import { processJob } from '../engine/worker.ts';
 import { sweep, type SweepSummary } from '../engine/sweeper.ts';
 import { createIntakeApp } from '../intake/app.ts';
 import { createIngest, maxBodyBytes, WEBHOOK_PATH, type IntakeOptions } from '../intake/ingest.ts';
 import { createNodeListener } from '../intake/node-listener.ts';
+import { createPrometheusMetrics } from '../metrics/prometheus.ts';
+import { createMetricsRoute } from '../metrics/route.ts';
+import { createStatusRoutes } from '../status/routes.ts';
 import { applyServerLimits } from '../intake/server-limits.ts';
 import type { Logger } from '../log/types.ts';
 import type { Provider } from '../providers/types.ts';
@@ -120,7 +123,16 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
   const store = SqliteStateStore.open(join(dir, STATE_DB));
   const queue = SqliteJobQueue.open(join(dir, QUEUE_DB));
   const owner = oneBoxOwner(process.pid, randomUUID().slice(0, 8));
+  const startedAt = now();
+  const metrics = createPrometheusMetrics({
+    store,
+    queue,
+    // Filled in once the engine is built (the gauges read them at scrape time).
+    integrations: [],
+    now,
+  });
   const engine = buildEngine({
+    metrics,
     config,
     store,
     transport: options.transport ?? createDirectTransport(),
@@ -134,16 +146,54 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
     reconcilerOptions: { wakeUp: true },
   });
 
-  const intake: IntakeOptions = { secrets, insecure, queue, logger, now, replayWindowMs: config.webhook.replayWindow };
+  metrics.setIntegrations(engine.integrations.map((integration) => ({ id: integration.id, kind: integration.kind })));
+  const intake: IntakeOptions = { secrets, insecure, queue, logger, now, replayWindowMs: config.webhook.replayWindow, metrics };
+  const app = createIntakeApp(intake);
+  // What the process knows in memory, for the status page.
+  const health = new Map<string, { ok: boolean; detail: string; at: number }>();
+  let lastSweepAt: number | undefined;
+  if (config.status.enabled) {
+    // A token referenced but not set stops the start (unless marked optional), like every secret.
+    const statusToken = config.status.token ? resolveOptionalSecret(config.status.token, 'status.token', env) : undefined;
+    app.route(
+      '/',
+      createStatusRoutes({
+        store,
+        queue,
+        runtime: () => {
+          const drift = [...engine.sweeper.lastDriftCheck!.values()];
+          return {
+            startedAt,
+            ...(lastSweepAt !== undefined ? { lastSweepAt } : {}),
+            ...(drift.length > 0 ? { lastDriftCheckAt: Math.max(...drift) } : {}),
+            health,
+          };
+        },
+        integrations: engine.integrations.map((integration) => ({
+          id: integration.id,
+          type: config.integrations.find((candidate) => candidate.id === integration.id)?.type ?? 'unknown',
+          kind: integration.kind,
+        })),
+        now,
+        token: statusToken,
+        logger,
+      }),
+    );
+    app.route('/', createMetricsRoute(metrics, statusToken));
+  }
   const listener = createNodeListener({
     ingest: createIngest(intake),
-    app: createIntakeApp(intake),
+    app,
     maxBodyBytes: maxBodyBytes(intake),
   });
   // Workers record intents and hand the device work to each integration's
   // writer, which batches whatever is due when it is free (a burst of
   // incidents becomes a few large batches, not one small batch per event).
-  const workerDeps = { ...engine.worker, reconcileInBackground: true };
+  const workerDeps = {
+    ...engine.worker,
+    reconcileInBackground: true,
+    onHealthResult: (integration: string, result: { ok: boolean; detail: string }, at: number) => void health.set(integration, { ...result, at }),
+  };
   const workers = new WorkerLoop({
     queue,
     logger,
@@ -155,9 +205,14 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
   let sweeping: Promise<SweepSummary> | undefined;
   const sweepNow = async () => {
     if (sweeping) return sweeping;
-    sweeping = sweep(engine.sweeper).finally(() => {
-      sweeping = undefined;
-    });
+    sweeping = sweep(engine.sweeper)
+      .then((summary) => {
+        lastSweepAt = now();
+        return summary;
+      })
+      .finally(() => {
+        sweeping = undefined;
+      });
     return sweeping;
   };
 

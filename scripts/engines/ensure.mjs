@@ -12,6 +12,8 @@
  *   installed without registering with the central API (./crowdsec.mjs).
  * - nft, ipset, iptables and ip (the host-firewall tests in network
  *   namespaces): Debian packages (./netfilter.mjs).
+ * - Chromium (the status page's browser test): the Debian package
+ *   `chromium` (./chromium.mjs); driven by playwright-core, never downloaded.
  *
  * Plain JavaScript without dependencies so that it runs on Node 20 or 24
  * before anything else. Usage: `node scripts/engines/ensure.mjs`.
@@ -22,6 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CrowdsecEnsureError, ensureCrowdsec } from './crowdsec.mjs';
 import { ensureNetfilter, NetfilterEnsureError } from './netfilter.mjs';
+import { ChromiumEnsureError, ensureChromium } from './chromium.mjs';
 
 /** Repository root (two levels above this file). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -145,12 +148,13 @@ function ensureDynamoDbLocal() {
   }
 }
 
-/** Ensures Java, DynamoDB Local, CrowdSec and the netfilter tools; throws an *EnsureError with a readable message. */
+/** Ensures Java, DynamoDB Local, CrowdSec, the netfilter tools and Chromium; throws an *EnsureError with a readable message. */
 export function ensureEngines() {
   ensureJava();
   ensureDynamoDbLocal();
   ensureCrowdsec();
   ensureNetfilter();
+  ensureChromium();
 }
 
 const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
@@ -158,7 +162,7 @@ if (invokedDirectly) {
   try {
     ensureEngines();
   } catch (error) {
-    const readable = error instanceof EnsureError || error instanceof CrowdsecEnsureError || error instanceof NetfilterEnsureError;
+    const readable = error instanceof EnsureError || error instanceof CrowdsecEnsureError || error instanceof NetfilterEnsureError || error instanceof ChromiumEnsureError;
     process.stderr.write(`[engines] ${readable ? error.message : error?.stack ?? error}\n`);
     process.exit(1);
   }

@@ -314,6 +314,7 @@ describe('loadConfig: defaults', () => {
       sweeper: { interval: 30_000, driftCheck: 300_000 },
       retention: 7 * 86_400_000,
       auditRetention: 30 * 86_400_000,
+      status: { enabled: true },
       integrations: [{ id: 'dry', type: 'dry-run', enabled: true, match: {}, via: 'direct', ttl: 3_600_000, holdDown: 900_000, options: { kind: 'blocklist' } }],
       aws: { maxReceives: 5, webhook: { memory: 256, reservedConcurrency: 10 }, worker: { batchSize: 10, memory: 512, timeout: 120_000 } },
     });
