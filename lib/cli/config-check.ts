@@ -146,6 +146,7 @@ export function checkSecrets(loaded: LoadedConfig, env: NodeJS.ProcessEnv): Secr
     notes.push(`no FLOWTRIQ_WEBHOOK_SECRET: relay start uses ${resolve(config.storage.dir, LOCAL_SECRET_FILE)} (made on first start)`);
   }
   if (config.flowtriq.apiToken) issues.push(...missingSecrets(config.flowtriq.apiToken, 'flowtriq.apiToken', env));
+  if (config.status.enabled && config.status.token) issues.push(...missingSecrets(config.status.token, 'status.token', env));
   config.integrations.forEach((integration: IntegrationConfig, index) => {
     if (!integration.enabled) return;
     const path = `integrations[${index}]`;

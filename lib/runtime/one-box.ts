@@ -220,10 +220,17 @@ export async function startOneBox(options: OneBoxOptions): Promise<OneBox> {
   const server = createServer(listener);
   // Seconds, not Node's minutes: a slow client cannot hold a connection, and the count is capped.
   applyServerLimits(server, config.server, logger);
-  await new Promise<void>((resolveServer, reject) => {
-    server.once('error', reject);
-    server.listen(port, config.server.host, () => resolveServer());
-  });
+  try {
+    await new Promise<void>((resolveServer, reject) => {
+      server.once('error', reject);
+      server.listen(port, config.server.host, () => resolveServer());
+    });
+  } catch (error) {
+    // Nothing started: leave no database open behind a busy port.
+    await queue.close();
+    await store.close();
+    throw error;
+  }
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;

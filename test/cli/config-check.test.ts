@@ -22,6 +22,8 @@ const SECRETS_YAML = `webhook:
   secrets: [{ env: HOOK_SECRET }]
 flowtriq:
   apiToken: { env: FT_TOKEN }
+status:
+  token: { env: STATUS_TOKEN }
 integrations:
   - id: hook
     type: webhook
@@ -74,6 +76,7 @@ describe('check-config: secrets', () => {
     expect(report.issues.map((issue) => issue.path)).toEqual([
       'webhook.secrets[0]',
       'flowtriq.apiToken',
+      'status.token',
       'integrations[0].secrets.signingSecret',
       'integrations[1].secrets.password',
     ]);
@@ -83,7 +86,7 @@ describe('check-config: secrets', () => {
   it('is valid when they are set, or with --skip-secrets; warns about a short webhook secret either way', () => {
     // Prepare
     const file = configFile(SECRETS_YAML);
-    const all = { HOOK_SECRET: 'x', FT_TOKEN: 't', HOOK_SIGNING: 's', RT_USER: 'u', RT_PASS: 'p' };
+    const all = { HOOK_SECRET: 'x', FT_TOKEN: 't', STATUS_TOKEN: 'st', HOOK_SIGNING: 's', RT_USER: 'u', RT_PASS: 'p' };
     // Act
     const withSecrets = check(file, all);
     const skipped = check(file, { HOOK_SECRET: 'x' }, false);
