@@ -120,7 +120,7 @@ describe('relay CLI: usage errors', () => {
     // Assess
     expect(expectOneLineError(option, 2)).toContain('unknown option --ipz for relay send-test; did you mean --ips?');
     expect(expectOneLineError(command, 2)).toContain('unknown command "stauts"; did you mean "relay status"?');
-    expect(expectOneLineError(elsewhere, 2)).toContain('--json is an option of relay status, relay sweep, relay drain, not of relay send-test');
+    expect(expectOneLineError(elsewhere, 2)).toContain('--json is an option of relay status, relay history, relay sweep, relay drain, not of relay send-test');
     expect(expectOneLineError(ips, 2)).toMatch(/--ips abc: give a whole number from 1 to \d+/);
     expect(expectOneLineError(port, 2)).toContain('--port 70000: give a whole number from 0 to 65535');
     expect(expectOneLineError(wait, 2)).toContain('--wait needs a value');
