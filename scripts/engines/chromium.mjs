@@ -15,16 +15,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { aptInstall, isRoot, log, runWhenInvoked } from './apt.mjs';
 
 /** The Debian package that provides /usr/bin/chromium. */
 export const CHROMIUM_PACKAGE = 'chromium';
 /** Binary names tried, in order, on PATH and in the usual directories. */
 export const CHROMIUM_BINARIES = ['chromium', 'chromium-browser'];
-
-function log(message) {
-  process.stdout.write(`[engines] ${message}\n`);
-}
 
 export class ChromiumEnsureError extends Error {}
 
@@ -49,18 +45,8 @@ export function chromiumVersion(binary = findChromium()) {
   return line || 'unknown';
 }
 
-function isRoot() {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
 
-function run(command, args) {
-  const result = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  return { status: result.status, error: result.error };
-}
 
-function aptInstall() {
-  return run('apt-get', ['install', '-y', '--no-install-recommends', CHROMIUM_PACKAGE]);
-}
 
 /** Installs the `chromium` package unless a Chromium binary is present. */
 export function ensureChromium() {
@@ -81,30 +67,10 @@ export function ensureChromium() {
         `\`sudo apt-get install -y --no-install-recommends ${CHROMIUM_PACKAGE}\` (or put a \`chromium\` binary on PATH), and re-run.`,
     );
   }
-  log(`running: apt-get install -y --no-install-recommends ${CHROMIUM_PACKAGE}`);
-  let install = aptInstall();
-  if (install.error || install.status !== 0) {
-    log('install failed; running: apt-get update, then trying once more');
-    const update = run('apt-get', ['update']);
-    if (update.error || update.status !== 0) {
-      throw new ChromiumEnsureError(`apt-get update failed (${update.error?.message ?? `exit ${update.status}`})`);
-    }
-    install = aptInstall();
-  }
-  if (install.error || install.status !== 0) {
-    throw new ChromiumEnsureError(`apt-get install ${CHROMIUM_PACKAGE} failed (${install.error?.message ?? `exit ${install.status}`})`);
-  }
+  aptInstall([CHROMIUM_PACKAGE], ChromiumEnsureError);
   const installed = findChromium();
   if (!installed) throw new ChromiumEnsureError(`installed ${CHROMIUM_PACKAGE} but no \`chromium\` binary is on PATH`);
   log(`chromium installed at ${installed} (${chromiumVersion(installed) ?? 'version unknown'})`);
 }
 
-const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  try {
-    ensureChromium();
-  } catch (error) {
-    process.stderr.write(`[engines] ${error instanceof ChromiumEnsureError ? error.message : error?.stack ?? error}\n`);
-    process.exit(1);
-  }
-}
+runWhenInvoked(import.meta.url, ensureChromium, ChromiumEnsureError);

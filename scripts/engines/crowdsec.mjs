@@ -21,17 +21,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { aptInstall, findBinary, isRoot, log, runWhenInvoked } from './apt.mjs';
+
+export { findBinary };
 
 /** The package that provides `crowdsec` and `cscli`. */
 export const CROWDSEC_PACKAGE = 'crowdsec';
 /** Written before installing so the postinst does not try to reach the central API. */
 export const ONLINE_CREDENTIALS = '/etc/crowdsec/online_api_credentials.yaml';
-
-function log(message) {
-  process.stdout.write(`[engines] ${message}\n`);
-}
 
 export class CrowdsecEnsureError extends Error {}
 
@@ -44,15 +41,6 @@ function run(command, args, { capture = false, env } = {}) {
   return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', error: result.error };
 }
 
-/** Absolute path of `name` on PATH (or in /usr/bin, /usr/sbin), or undefined. */
-export function findBinary(name) {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
-  for (const dir of dirs) {
-    const candidate = resolve(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 /** The version `crowdsec -version` reports (e.g. `v1.4.6-debian`), or undefined. */
 export function crowdsecVersion(binary = findBinary('crowdsec')) {
@@ -63,16 +51,7 @@ export function crowdsecVersion(binary = findBinary('crowdsec')) {
   return match ? match[1] : 'unknown';
 }
 
-function isRoot() {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
 
-function aptInstall() {
-  return spawnSync('apt-get', ['install', '-y', '--no-install-recommends', CROWDSEC_PACKAGE], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-}
 
 /** Installs the `crowdsec` package unless `crowdsec` and `cscli` are present. */
 export function ensureCrowdsec() {
@@ -99,31 +78,11 @@ export function ensureCrowdsec() {
     writeFileSync(ONLINE_CREDENTIALS, '# no central API (written by scripts/engines/crowdsec.mjs)\n', { mode: 0o600 });
     log(`wrote ${ONLINE_CREDENTIALS} (placeholder: no central API registration)`);
   }
-  log(`running: apt-get install -y --no-install-recommends ${CROWDSEC_PACKAGE}`);
-  let install = aptInstall();
-  if (install.error || install.status !== 0) {
-    log('install failed; running: apt-get update, then trying once more');
-    const update = run('apt-get', ['update']);
-    if (update.error || update.status !== 0) {
-      throw new CrowdsecEnsureError(`apt-get update failed (${update.error?.message ?? `exit ${update.status}`})`);
-    }
-    install = aptInstall();
-  }
-  if (install.error || install.status !== 0) {
-    throw new CrowdsecEnsureError(`apt-get install ${CROWDSEC_PACKAGE} failed (${install.error?.message ?? `exit ${install.status}`})`);
-  }
+  aptInstall([CROWDSEC_PACKAGE], CrowdsecEnsureError);
   if (!findBinary('crowdsec') || !findBinary('cscli')) {
     throw new CrowdsecEnsureError(`installed ${CROWDSEC_PACKAGE} but \`crowdsec\` or \`cscli\` is still not on PATH`);
   }
   log(`crowdsec ${crowdsecVersion() ?? '(version unknown)'} installed`);
 }
 
-const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  try {
-    ensureCrowdsec();
-  } catch (error) {
-    process.stderr.write(`[engines] ${error instanceof CrowdsecEnsureError ? error.message : error?.stack ?? error}\n`);
-    process.exit(1);
-  }
-}
+runWhenInvoked(import.meta.url, ensureCrowdsec, CrowdsecEnsureError);

@@ -14,10 +14,9 @@
  * Plain JavaScript without dependencies so that it runs on Node 20 or 24
  * before anything else. Usage: `node scripts/engines/netfilter.mjs`.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { aptInstall, findBinary, isRoot, log, runWhenInvoked } from './apt.mjs';
+
+export { findBinary };
 
 /** Binary → the Debian package that provides it. */
 export const NETFILTER_TOOLS = Object.freeze({
@@ -28,30 +27,9 @@ export const NETFILTER_TOOLS = Object.freeze({
   ip: 'iproute2',
 });
 
-function log(message) {
-  process.stdout.write(`[engines] ${message}\n`);
-}
-
 export class NetfilterEnsureError extends Error {}
 
-function run(command, args, { capture = false } = {}) {
-  const result = spawnSync(command, args, {
-    encoding: 'utf8',
-    stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-  return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', error: result.error };
-}
 
-/** Absolute path of `name` on PATH (or in the sbin folders, often missing from a non-login PATH), or undefined. */
-export function findBinary(name) {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin'];
-  for (const dir of dirs) {
-    const candidate = resolve(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 /** The Debian packages whose binaries are missing, deduplicated, in a stable order. */
 export function missingPackages(find = findBinary) {
@@ -62,13 +40,7 @@ export function missingPackages(find = findBinary) {
   return packages;
 }
 
-function isRoot() {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
 
-function aptInstall(packages) {
-  return run('apt-get', ['install', '-y', '--no-install-recommends', ...packages]);
-}
 
 /** Installs whatever of nftables, ipset, iptables and iproute2 is missing. */
 export function ensureNetfilter() {
@@ -89,19 +61,7 @@ export function ensureNetfilter() {
     }
     throw new NetfilterEnsureError(message);
   }
-  log(`running: apt-get install -y --no-install-recommends ${missing.join(' ')}`);
-  let install = aptInstall(missing);
-  if (install.error || install.status !== 0) {
-    log('install failed; running: apt-get update, then trying once more');
-    const update = run('apt-get', ['update']);
-    if (update.error || update.status !== 0) {
-      throw new NetfilterEnsureError(`apt-get update failed (${update.error?.message ?? `exit ${update.status}`})`);
-    }
-    install = aptInstall(missing);
-  }
-  if (install.error || install.status !== 0) {
-    throw new NetfilterEnsureError(`apt-get install ${missing.join(' ')} failed (${install.error?.message ?? `exit ${install.status}`})`);
-  }
+  aptInstall(missing, NetfilterEnsureError);
   const still = missingPackages();
   if (still.length > 0) {
     throw new NetfilterEnsureError(`installed ${missing.join(' ')} but the binaries of ${still.join(', ')} are still not found`);
@@ -109,12 +69,4 @@ export function ensureNetfilter() {
   log(`installed ${missing.join(', ')}`);
 }
 
-const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  try {
-    ensureNetfilter();
-  } catch (error) {
-    process.stderr.write(`[engines] ${error instanceof NetfilterEnsureError ? error.message : error?.stack ?? error}\n`);
-    process.exit(1);
-  }
-}
+runWhenInvoked(import.meta.url, ensureNetfilter, NetfilterEnsureError);
