@@ -74,10 +74,10 @@ describe('selectIps', () => {
     expect(result).toEqual({
       selected: [],
       skipped: [
-        { ip: '10.0.0.1', reason: 'private (10.0.0.0/8)' },
-        { ip: '45.0.0.10', reason: "node's own address (45.0.0.10)" },
-        { ip: '45.0.0.11', reason: "node's subnet (45.0.0.0/24)" },
-        { ip: '9.9.9.9', reason: 'operator never-block 9.9.9.0/24' },
+        { ip: '10.0.0.1', reason: 'private (10.0.0.0/8)', neverBlock: true },
+        { ip: '45.0.0.10', reason: "node's own address (45.0.0.10)", neverBlock: true },
+        { ip: '45.0.0.11', reason: "node's subnet (45.0.0.0/24)", neverBlock: true },
+        { ip: '9.9.9.9', reason: 'operator never-block 9.9.9.0/24', neverBlock: true },
       ],
     });
   });

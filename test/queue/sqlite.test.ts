@@ -185,7 +185,7 @@ describe('SqliteJobQueue', () => {
     expect(child.stderr).toBe('');
     expect(child.stdout).toBe('sent\n');
     expect(child.signal).toBe('SIGKILL');
-    expect(await open().stats()).toEqual({ visible: 100, inFlight: 0, dead: 0 });
+    expect(await open().stats()).toMatchObject({ visible: 100, inFlight: 0, dead: 0 });
   });
 
   it('never hands one message to two receivers on separate connections', async () => {
@@ -262,9 +262,9 @@ describe('SqliteJobQueue', () => {
 
     // Assess
     expect(second?.receiveCount).toBe(2);
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 1, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 1, dead: 0 });
     await queue.ack(second!.receipt);
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, dead: 0 });
   });
 
   it('keeps a group blocked while a retried message waits out its delay', async () => {
@@ -305,7 +305,7 @@ describe('SqliteJobQueue', () => {
     expect(counts).toEqual([1, 2, 3]);
     expect(fourth).toEqual([]);
     expect(await queue.deadLetters(10)).toMatchObject([{ groupId: 'g', dedupId: 'd', body: 'poison', receiveCount: 3 }]);
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 1 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, dead: 1 });
   });
 
   it('delivers the next message of a group in the same receive that dead-letters its head', async () => {
@@ -358,7 +358,7 @@ describe('SqliteJobQueue', () => {
     }
 
     // Assess
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 1, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 1, dead: 0 });
   });
 
   it('keeps no index on the message table, so a send writes no randomly placed page', async () => {
@@ -476,5 +476,29 @@ describe('SqliteJobQueue', () => {
 
     // Assess
     expect(attempt).toThrow(DatabaseSchemaError);
+  });
+});
+
+describe('SqliteJobQueue: oldest message', () => {
+  it('reports the age of the oldest message not yet done, and none when empty', async () => {
+    // Prepare
+    let now = 1_800_000_000_000;
+    const queue = SqliteJobQueue.open(':memory:', { now: () => now });
+    try {
+      const empty = await queue.stats();
+      await queue.send({ groupId: 'g-1', dedupId: 'd-1', body: '{}' });
+      now += 5_000;
+      await queue.send({ groupId: 'g-2', dedupId: 'd-2', body: '{}' });
+      now += 2_000;
+
+      // Act
+      const waiting = await queue.stats();
+
+      // Assess
+      expect(empty.oldestAgeMs).toBeUndefined();
+      expect(waiting).toEqual({ visible: 2, inFlight: 0, dead: 0, oldestAgeMs: 7_000 });
+    } finally {
+      await queue.close();
+    }
   });
 });

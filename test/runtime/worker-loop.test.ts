@@ -83,7 +83,7 @@ describe('WorkerLoop', () => {
     await loop.idle(2_000);
     // Assess
     expect(handled.sort()).toEqual(['job-0', 'job-1', 'job-2', 'job-3', 'job-4']);
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, dead: 0 });
   });
 
   it('starts only once when start() is called twice (still one handler at a time with concurrency 1)', async () => {
@@ -128,7 +128,7 @@ describe('WorkerLoop', () => {
     clock.advance(2_000);
     await loop.idle(2_000);
     // Assess
-    expect(afterFirstFailure).toEqual({ visible: 0, inFlight: 1, dead: 0 });
+    expect(afterFirstFailure).toMatchObject({ visible: 0, inFlight: 1, dead: 0 });
     expect(receiveCounts).toEqual([1, 2, 3]);
     const warnings = logger.lines.filter((line) => line.level === 'warn');
     expect(warnings.map((line) => line.message)).toEqual(['job failed; it will be retried', 'job failed; it will be retried']);
@@ -136,7 +136,7 @@ describe('WorkerLoop', () => {
       { group: 'g0', receiveCount: 1, retryInMs: 1_000, error: 'Error: device busy' },
       { group: 'g0', receiveCount: 2, retryInMs: 2_000, error: 'Error: device busy' },
     ]);
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, dead: 0 });
   });
 
   it('does not redeliver a failed job before its backoff has passed', async () => {
@@ -173,7 +173,7 @@ describe('WorkerLoop', () => {
     await loop.idle(2_000);
     // Assess
     expect(calls).toBe(1);
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, dead: 0 });
     const errors = logger.lines.filter((line) => line.level === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({
@@ -218,7 +218,7 @@ describe('WorkerLoop', () => {
     await loop.idle(2_000);
     // Assess
     expect(callsJustBefore).toBe(1);
-    expect(statsJustBefore).toEqual({ visible: 0, inFlight: 1, dead: 0 });
+    expect(statsJustBefore).toMatchObject({ visible: 0, inFlight: 1, dead: 0 });
     expect(calls).toBe(2);
     expect(logger.lines.find((line) => line.level === 'warn')?.attributes).toMatchObject({
       retryInMs: 5_000,
@@ -276,7 +276,7 @@ describe('WorkerLoop', () => {
     // Assess
     expect(settledWhileInFlight).toBe(false);
     expect(finished).toBe(2);
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, dead: 0 });
   });
 
   it('receives nothing more after stop()', async () => {
@@ -292,7 +292,7 @@ describe('WorkerLoop', () => {
     await sleep(60);
     // Assess
     expect(handled).toEqual([]);
-    expect(await queue.stats()).toEqual({ visible: 1, inFlight: 0, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 1, inFlight: 0, dead: 0 });
   });
 
   it('idle() resolves only once in-flight work is done and the queue is drained', async () => {
@@ -318,7 +318,7 @@ describe('WorkerLoop', () => {
     // Assess
     expect(settledWhileBusy).toBe(false);
     expect(finished).toBe(2);
-    expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, dead: 0 });
+    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, dead: 0 });
   });
 
   it('idle() rejects when the queue is not drained in time', async () => {
