@@ -372,7 +372,8 @@ export class Reconciler {
       if (due.length === 0) return;
       summary.rounds += 1;
       const holdDownMs = provider.kind === 'switch' ? provider.holdDownMs : 0;
-      const plan = planReconcile(due, now(), () => holdDownMs);
+      const refresh = provider.kind === 'blocklist' && provider.refreshOnHold === true;
+      const plan = planReconcile(due, now(), () => holdDownMs, () => refresh);
       const completions: BlockCompletion[] = [...plan.settle];
       if (provider.kind === 'blocklist') {
         await this.#blocklist(provider, lease, plan.add, 'add', completions, summary, logger, leaseSignal);

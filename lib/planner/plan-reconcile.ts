@@ -21,14 +21,25 @@ export function isWanted(block: BlockRecord, now: number): boolean {
 /**
  * @param holdDownMs a switch integration's quiet period before it is
  *   restored (see plan-switch.ts); blocklists have none.
+ * @param refreshOnHold blocklists whose device expires entries by itself
+ *   (BlocklistProvider.refreshOnHold): a due block already present is added
+ *   again, which extends its expiry on the device.
  */
-export function planReconcile(blocks: readonly BlockRecord[], now: number, holdDownMs: (integration: string) => number = () => 0): ReconcilePlan {
+export function planReconcile(
+  blocks: readonly BlockRecord[],
+  now: number,
+  holdDownMs: (integration: string) => number = () => 0,
+  refreshOnHold: (integration: string) => boolean = () => false,
+): ReconcilePlan {
   const plan: ReconcilePlan = { add: [], remove: [], settle: [] };
   for (const block of blocks) {
     const wanted = isWanted(block, now);
     // A switch nobody wants any more stays on through its hold-down.
     const held = !wanted && block.kind === 'switch' && block.actual !== 'absent' ? holdDown(block, now, holdDownMs(block.integration)) : undefined;
-    if (wanted && block.actual === 'present') {
+    if (wanted && block.actual === 'present' && block.kind === 'ip' && !block.foreign && refreshOnHold(block.integration)) {
+      // The device forgets it at the expiry it was told: an intent touched it, so tell it the new one.
+      plan.add.push(block);
+    } else if (wanted && block.actual === 'present') {
       const resumed = block.kind === 'switch' ? clearQuiet(block) : undefined;
       plan.settle.push(resumed === undefined ? settled(block, now, block.expiresAt) : { ...settled(block, now, block.expiresAt), snapshot: resumed });
     } else if (held?.kind === 'hold') {

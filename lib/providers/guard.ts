@@ -53,6 +53,9 @@ class GuardedBlocklistProvider implements BlocklistProvider {
   get maxIpsPerEvent(): number | undefined {
     return this.#inner.maxIpsPerEvent;
   }
+  get refreshOnHold(): boolean | undefined {
+    return this.#inner.refreshOnHold;
+  }
 
   async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
     const results: Array<EntryResult | undefined> = [];

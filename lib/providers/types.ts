@@ -145,6 +145,13 @@ export interface BlocklistProvider {
    * providers that act on an incident's top attackers only (abuse reports).
    */
   readonly maxIpsPerEvent?: number;
+  /**
+   * The device drops entries by itself at the expiry it was told (kernel
+   * set timeouts): when an intent touches a block already on the device
+   * (another incident holds it, an update extends its TTL), the relay calls
+   * `add` for it again, and `add` extends the entry's expiry.
+   */
+  readonly refreshOnHold?: boolean;
   /** One result per entry. Throw ProviderError when the whole batch failed. */
   add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;
   remove(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]>;

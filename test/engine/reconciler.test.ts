@@ -475,3 +475,37 @@ describe('Reconciler: incident facts for providers that describe incidents', () 
     ]);
   });
 });
+
+describe('Reconciler: devices that expire entries by themselves', () => {
+  it('adds a present block again when another incident holds it (the device is told the later expiry), and only then', async () => {
+    // Prepare: a device with kernel-style timeouts.
+    class Expiring extends MemoryBlocklist {
+      readonly refreshOnHold = true;
+      readonly expiries: number[][] = [];
+      override async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
+        this.expiries.push(entries.map((entry) => entry.expiresAt));
+        return entries.map((entry) => ({ ip: entry.ip, ok: true as const }));
+      }
+    }
+    const fw = new Expiring('fw');
+    const { reconciler, hold, clock, store } = setup(fw);
+    const [ip] = publicIps(1) as [string];
+    await hold('inc-1', [ip]);
+    await reconciler.reconcile('fw');
+    const first = fw.expiries.length;
+
+    // Act: nothing new → no call; a second incident 30 minutes later → the longer expiry is written.
+    await reconciler.reconcile('fw');
+    clock.advance(30 * 60_000);
+    await hold('inc-2', [ip]);
+    await reconciler.reconcile('fw');
+    const [block] = await store.getBlocks([{ integration: 'fw', key: ip }]);
+
+    // Assess
+    expect(first).toBe(1);
+    expect(fw.expiries).toHaveLength(2);
+    expect(fw.expiries[1]![0]).toBe(block!.expiresAt);
+    expect(fw.expiries[1]![0]! - fw.expiries[0]![0]!).toBe(30 * 60_000);
+    expect(block).toMatchObject({ actual: 'present', holders: ['inc-1', 'inc-2'] });
+  });
+});

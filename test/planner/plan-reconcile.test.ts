@@ -155,3 +155,19 @@ describe('blockStatus', () => {
     expect(isWanted(block(overrides), NOW)).toBe(wanted);
   });
 });
+
+describe('planReconcile: devices that expire entries by themselves', () => {
+  it('adds a due, wanted block that is already present again, but never a foreign one, a switch, or one of another integration', () => {
+    // Prepare
+    const present = block({ actual: 'present' });
+    const foreign = block({ key: '45.0.0.2', actual: 'present', foreign: true });
+    const other = block({ integration: 'waf', key: '45.0.0.3', actual: 'present' });
+    // Act
+    const plan = planReconcile([present, foreign, other], NOW, () => 0, (integration) => integration === 'fw');
+    const without = planReconcile([present], NOW);
+    // Assess
+    expect(plan.add.map((b) => b.key)).toEqual(['45.0.0.1']);
+    expect(plan.settle.map((c) => c.key).sort()).toEqual(['45.0.0.2', '45.0.0.3']);
+    expect(without.add).toEqual([]);
+  });
+});

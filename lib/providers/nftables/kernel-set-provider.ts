@@ -19,6 +19,8 @@ export abstract class KernelSetProvider<Backend extends KernelSetBackend> implem
   readonly kind = 'blocklist';
   abstract readonly type: string;
   abstract readonly maxBatch: number;
+  /** Elements carry kernel timeouts: a block touched again is added again, which extends its timeout. */
+  readonly refreshOnHold = true;
   readonly id: string;
   readonly #backend: Backend;
   readonly #policy: KernelSetPolicy;
