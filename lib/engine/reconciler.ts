@@ -403,12 +403,15 @@ export class Reconciler {
       const before = blocks.slice(start, start + size);
       // In flight before this call: an earlier attempt may have been cut off half-way.
       const resumed = new Set(before.filter((block) => block.actual === 'unknown').map((block) => block.key));
+      // Already on the device: an add extends its expiry there (refreshOnHold).
+      const refresh = new Set(op === 'add' ? before.filter((block) => block.actual === 'present').map((block) => block.key) : []);
       const chunk = await this.#markInFlight(before, summary);
       if (chunk.length === 0) continue;
       const entries: BlockEntry[] = chunk.map((block) => {
         const entry: BlockEntry = { ip: block.key, expiresAt: block.expiresAt, incidents: block.holders };
         if (block.ref !== undefined) entry.ref = block.ref;
         if (resumed.has(block.key)) entry.resumed = true;
+        if (refresh.has(block.key)) entry.refresh = true;
         if (block.foreign === false) entry.absentBeforeWrite = true;
         return entry;
       });

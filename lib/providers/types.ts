@@ -93,6 +93,11 @@ export interface BlockEntry {
    * is present now, it is the relay's.
    */
   absentBeforeWrite?: boolean;
+  /**
+   * The block is on the device already and is added again to extend its
+   * expiry there (BlocklistProvider.refreshOnHold): a later `expiresAt`.
+   */
+  refresh?: boolean;
 }
 
 /** One entry of the device's list, as `list` reports it. */

@@ -482,8 +482,10 @@ describe('Reconciler: devices that expire entries by themselves', () => {
     class Expiring extends MemoryBlocklist {
       readonly refreshOnHold = true;
       readonly expiries: number[][] = [];
-      override async add(entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> {
+      readonly refreshes: boolean[] = [];
+      override async add(entries: BlockEntry[], _ctx: ProviderContext): Promise<EntryResult[]> {
         this.expiries.push(entries.map((entry) => entry.expiresAt));
+        this.refreshes.push(...entries.map((entry) => entry.refresh === true));
         return entries.map((entry) => ({ ip: entry.ip, ok: true as const }));
       }
     }
@@ -507,5 +509,6 @@ describe('Reconciler: devices that expire entries by themselves', () => {
     expect(fw.expiries[1]![0]).toBe(block!.expiresAt);
     expect(fw.expiries[1]![0]! - fw.expiries[0]![0]!).toBe(30 * 60_000);
     expect(block).toMatchObject({ actual: 'present', holders: ['inc-1', 'inc-2'] });
+    expect(fw.refreshes).toEqual([false, true]);
   });
 });

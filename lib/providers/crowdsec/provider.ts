@@ -24,6 +24,7 @@
  *   the relay's own (decisions coexist; each is removed by whoever added
  *   it), so `add` never answers `foreign`.
  */
+import { describeError } from '../../errors.ts';
 import { normalizeAddress } from '../../ip/address.ts';
 import type { Logger } from '../../log/types.ts';
 import type { TlsOptions } from '../../transport/types.ts';
@@ -40,6 +41,12 @@ export const CROWDSEC_TYPE = 'crowdsec';
 export const CROWDSEC_MAX_BATCH = 500;
 /** A resumed add is not pushed again when the relay's decision has at least this little less time left. */
 export const RESUME_TOLERANCE_MS = 60_000;
+/**
+ * A refreshed block (another incident holds it, or its TTL was extended) gets
+ * a new, longer decision only when the relay's current one would end more
+ * than this before the block: updates a minute apart do not each add one.
+ */
+export const REFRESH_SLACK_MS = 5 * 60_000;
 
 export interface CrowdsecIntegration {
   id: string;
@@ -107,6 +114,8 @@ export class CrowdsecProvider implements BlocklistProvider {
   readonly type = CROWDSEC_TYPE;
   readonly id: string;
   readonly maxBatch = CROWDSEC_MAX_BATCH;
+  /** Decisions end by themselves at the duration they were given: a longer hold pushes a longer one. */
+  readonly refreshOnHold = true;
   /** The relay's scenario for this integration: its mark. */
   readonly scenario: string;
   readonly origin = CROWDSEC_ORIGIN;
@@ -159,12 +168,17 @@ export class CrowdsecProvider implements BlocklistProvider {
     });
 
     let toPush = wanted;
-    if (entries.some((entry) => entry.resumed) && wanted.length > 0) {
-      // A previous push may have landed: do not stack a second decision on it.
-      const present = longestPerIp(await this.#relayDecisions(op));
+    // Decisions of the relay already there, for entries that may have one.
+    let existing: RelayDecision[] = [];
+    if (entries.some((entry) => entry.resumed || entry.refresh) && wanted.length > 0) {
+      existing = await this.#relayDecisions(op);
+      const present = longestPerIp(existing);
       toPush = wanted.filter((item) => {
-        const existing = present.get(item.ip);
-        if (existing !== undefined && existing >= item.remainingMs - RESUME_TOLERANCE_MS) {
+        const left = present.get(item.ip);
+        // Resumed: a previous push may have landed. Refresh: extend only when
+        // the decision would end well before the block (no decision per update).
+        const tolerance = entries[item.index]!.refresh ? REFRESH_SLACK_MS : RESUME_TOLERANCE_MS;
+        if (left !== undefined && left >= item.remainingMs - tolerance) {
           results[item.index] = { ip: entries[item.index]!.ip, ok: true };
           return false;
         }
@@ -184,6 +198,16 @@ export class CrowdsecProvider implements BlocklistProvider {
         nowIso: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       });
       await this.#o.client.pushAlert(op, alert);
+      // The longer decision is in place: the shorter ones it replaces go (never another origin's or scenario's).
+      const replaced = existing.filter((decision) => unique.has(decision.ip));
+      for (const decision of replaced) {
+        try {
+          await this.#o.client.expireDecisionById(op, decision.id);
+        } catch (error) {
+          // Harmless: it ends by itself before the new one, and removal takes every relay decision of the address.
+          ctx.logger.warn('crowdsec: a shorter decision the relay replaced was not deleted', { integration: this.id, ip: decision.ip, error: describeError(error) });
+        }
+      }
     }
     for (const item of toPush) results[item.index] = { ip: entries[item.index]!.ip, ok: true };
     return results.map((result, index) => result ?? { ip: entries[index]!.ip, ok: false, error: `${this.#label}: not processed` });

@@ -106,6 +106,30 @@ describe.runIf(available.ok)(`crowdsec provider against the real LAPI (${availab
     expect(relay.deleteMode).toBe('filter');
   });
 
+  it('a longer hold replaces the relay\'s decision with a longer one (never stacking), and leaves a nearly-as-long one alone', async () => {
+    // Prepare: the relay's ban for 1 hour, and the operator's for the same address.
+    lapi.addOperatorDecision('198.51.100.60', { duration: '3h', reason: 'operator same ip' });
+    const relay = provider('cs-refresh');
+    await relay.add([block('198.51.100.60', HOUR)], ctx);
+    const first = relayOnes(await lapi.bouncerDecisions('198.51.100.60'));
+
+    // Act: another incident holds it for 2 hours; then an update a moment later asks for barely more.
+    const refreshed = await relay.add([block('198.51.100.60', 2 * HOUR, { refresh: true })], ctx);
+    const second = relayOnes(await lapi.bouncerDecisions('198.51.100.60'));
+    await relay.add([block('198.51.100.60', 2 * HOUR + 60_000, { refresh: true })], ctx);
+    const third = relayOnes(await lapi.bouncerDecisions('198.51.100.60'));
+
+    // Assess
+    expect(refreshed).toEqual([{ ip: '198.51.100.60', ok: true }]);
+    expect(first).toHaveLength(1);
+    expect(second).toHaveLength(1);
+    expect(second[0]!.id).not.toBe(first[0]!.id);
+    expect(parseGoDuration(second[0]!.duration)!).toBeGreaterThan(1.9 * HOUR);
+    expect(third.map((decision) => decision.id)).toEqual([second[0]!.id]);
+    expect((await lapi.bouncerDecisions('198.51.100.60')).filter((decision) => decision.origin === 'cscli')).toHaveLength(1);
+    await relay.remove([block('198.51.100.60')], ctx);
+  });
+
   it('never touches decisions added with `cscli decisions add`, for the same address or another', async () => {
     // Prepare: the operator bans the address the relay will block, and another one.
     lapi.addOperatorDecision('198.51.100.20', { duration: '3h', reason: 'operator same ip' });

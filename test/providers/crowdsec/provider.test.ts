@@ -93,14 +93,17 @@ describe('add', () => {
     expect(simulator.flags.duplicateDecisions).toBe(0);
   });
 
-  it('pushes a resumed block again when the relay\'s decision would end too early', async () => {
+  it('pushes a resumed block again when the relay\'s decision would end too early, replacing the shorter one', async () => {
     // Prepare: a 10-minute decision already there, the block now lasts an hour.
     const { provider, ctx, block, relayActive } = start();
     await provider.add([block('198.51.100.5', 10 * 60_000)], ctx);
+    const before = relayActive('198.51.100.5');
     // Act
     await provider.add([block('198.51.100.5', HOUR, { resumed: true })], ctx);
-    // Assess
-    expect(relayActive('198.51.100.5').map((decision) => decision.until).sort()).toHaveLength(2);
+    // Assess: one decision, the longer one.
+    const after = relayActive('198.51.100.5');
+    expect(after).toHaveLength(1);
+    expect(after[0]!.until).toBeGreaterThan(before[0]!.until + 45 * 60_000);
   });
 });
 
