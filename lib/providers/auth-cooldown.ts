@@ -47,6 +47,8 @@ export function withAuthCooldown(
     get maxBatch() {
       return inner.maxBatch;
     },
+    ...(inner.maxIpsPerEvent !== undefined ? { maxIpsPerEvent: inner.maxIpsPerEvent } : {}),
+    ...(inner.refreshOnHold !== undefined ? { refreshOnHold: inner.refreshOnHold } : {}),
     add: (entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> => guarded(() => inner.add(entries, ctx)),
     remove: (entries: BlockEntry[], ctx: ProviderContext): Promise<EntryResult[]> => guarded(() => inner.remove(entries, ctx)),
     async healthCheck(ctx: ProviderContext): Promise<HealthResult> {

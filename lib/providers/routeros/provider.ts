@@ -226,6 +226,9 @@ export class RouterOsProvider implements BlocklistProvider {
    * makes one serial request per address, so a batch must fit in one call's
    * deadline: at ~0.1–0.15 s per request, a few hundred.
    */
+  /** Entries carry a RouterOS timeout: a block touched again is added again, which refreshes it when short. */
+  readonly refreshOnHold = true;
+
   get maxBatch(): number {
     return this.effectiveMode === 'per-entry' ? PER_ENTRY_MAX_BATCH : 10_000;
   }
