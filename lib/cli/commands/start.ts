@@ -79,6 +79,9 @@ async function run({ values, io }: CommandInput): Promise<void> {
   io.err(`Flowtriq Relay is running (one-box, SQLite in ${resolve(storageDir)})`);
   io.err(`  config:       ${loaded.file ?? 'built-in defaults (no relay.config.yaml found)'}`);
   io.err(`  webhook URL:  ${relay.webhookUrl}`);
+  if (loaded.config.status.enabled) {
+    io.err(`  status page:  ${relay.url}/status  (metrics: ${relay.url}/metrics; ${loaded.config.status.token ? 'status.token required' : 'this machine only'})`);
+  }
   io.err(`  secret from:  ${relay.secretSource.description}`);
   for (const warning of warnings) io.err(`  WARNING:      ${warning}`);
   if (relay.insecure) io.err('  WARNING:      INSECURE DEVELOPMENT MODE: webhook signatures are NOT verified');
