@@ -2,20 +2,16 @@
  * `relay check-config`: every problem of a configuration file at once, and
  * whether `relay start` would find every secret it references.
  *
- * The loader (lib/config/load.ts) reports all schema issues zod finds, but
- * zod skips the config-wide refinements (duplicate ids, via: vpc) and the
- * loader its never-block check while any field is invalid; those are run
- * here on the raw file too, so one run lists everything.
+ * The loader (lib/config/load.ts) reports every problem of the file at once
+ * (lib/config/raw-checks.ts adds the config-wide checks zod skips while a
+ * field is invalid); this adds the secrets and builds each integration.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { IntegrationConfig, SecretRef } from '../config/schema.ts';
 import { resolveSecret, SecretMalformedError, SecretMissingError } from '../config/secrets.ts';
 import { describeError } from '../errors.ts';
-import { parseCidr } from '../ip/cidr.ts';
 import { silentLogger } from '../log/logger.ts';
 import { createProvider } from '../providers/registry.ts';
 import { LOCAL_SECRET_FILE } from '../runtime/local-secret.ts';
@@ -24,70 +20,6 @@ import { shortSecretWarnings } from './webhook-secret.ts';
 
 type Raw = Record<string, unknown>;
 const isObject = (value: unknown): value is Raw => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** Checks the loader skips while the file has other errors, run on the raw document. */
-export function rawIssues(value: unknown): ConfigIssue[] {
-  if (!isObject(value)) return [];
-  const issues: ConfigIssue[] = [];
-  const blocking = value.blocking;
-  if (isObject(blocking) && Array.isArray(blocking.neverBlock)) {
-    blocking.neverBlock.forEach((entry, index) => {
-      if (typeof entry !== 'string' || entry === '') return; // the schema reports those
-      const parsed = parseCidr(entry);
-      if (!parsed.ok) {
-        issues.push({
-          path: `blocking.neverBlock[${index}]`,
-          message: /\bwrite\b/.test(parsed.reason)
-            ? `"${entry}": ${parsed.reason}`
-            : `"${entry}" ${parsed.reason}; write an address or a prefix such as 198.51.100.0/24 or 2001:db8::/32`,
-        });
-      }
-    });
-  }
-  const integrations = Array.isArray(value.integrations) ? value.integrations : [];
-  const seen = new Map<string, number>();
-  const awsVpc = isObject(value.aws) && value.aws.vpc !== undefined;
-  integrations.forEach((integration: unknown, index) => {
-    if (!isObject(integration)) return;
-    if (typeof integration.id === 'string') {
-      const first = seen.get(integration.id);
-      if (first !== undefined) {
-        issues.push({
-          path: `integrations[${index}].id`,
-          message: `duplicate id "${integration.id}" (also used by integrations[${first}]); give each integration its own id`,
-        });
-      } else {
-        seen.set(integration.id, index);
-      }
-    }
-    if (integration.via === 'vpc' && !awsVpc) {
-      issues.push({
-        path: `integrations[${index}].via`,
-        message: 'is "vpc" but aws.vpc is not configured; add aws.vpc.subnetIds and aws.vpc.securityGroupIds, or use via: direct',
-      });
-    }
-  });
-  return issues;
-}
-
-/** The loader's issues plus those it skipped, each once. */
-export function allIssues(error: ConfigError): ConfigIssue[] {
-  const issues = [...error.issues];
-  if (error.file === undefined || issues.some((issue) => issue.path === '(file)' || /^line \d+|^\(syntax\)$/.test(issue.path))) return issues;
-  let text: string;
-  try {
-    text = readFileSync(error.file, 'utf8');
-  } catch {
-    return issues;
-  }
-  const document = parseDocument(text, { uniqueKeys: true });
-  if (document.errors.length > 0) return issues;
-  const known = new Set(issues.map((issue) => `${issue.path}\n${issue.message}`));
-  for (const issue of rawIssues(document.toJS())) {
-    if (!known.has(`${issue.path}\n${issue.message}`) && !issues.some((existing) => existing.path === issue.path)) issues.push(issue);
-  }
-  return issues;
-}
 
 function isSecretRef(value: unknown): value is SecretRef {
   return isObject(value) && (typeof value.env === 'string' || typeof value.sst === 'string');
@@ -183,7 +115,7 @@ export function checkConfiguration(load: () => LoadedConfig, env: NodeJS.Process
     loaded = load();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return { file: error.file, valid: false, issues: allIssues(error), warnings: [], notes: ['secrets are checked once these are fixed'] };
+    return { file: error.file, valid: false, issues: error.issues, warnings: [], notes: ['secrets are checked once these are fixed'] };
   }
   const secrets = options.secrets ? checkSecrets(loaded, env) : { issues: [], notes: ['secrets not checked (--skip-secrets)'] };
   return {

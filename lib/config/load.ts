@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { formatPath } from '../event/schema.ts';
-import { parseCidr } from '../ip/cidr.ts';
+import { neverBlockIssues, rawIssues } from './raw-checks.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { configSchema, type RelayConfig } from './schema.ts';
 
@@ -25,30 +25,21 @@ export interface LoadedConfig {
 export function parseConfig(value: unknown, file?: string): RelayConfig {
   const result = configSchema.safeParse(value ?? {});
   if (!result.success) {
-    throw new ConfigError(
-      file,
-      result.error.issues.flatMap((issue): ConfigIssue[] =>
-        issue.code === 'unrecognized_keys'
-          ? issue.keys.map((key) => ({
-              path: formatPath([...issue.path, key]),
-              message: `unknown key "${key}"; remove it or check its spelling (every key is listed in docs/CONFIG.md)`,
-            }))
-          : [{ path: formatPath(issue.path) || '(top level)', message: issue.message }],
-      ),
+    const issues = result.error.issues.flatMap((issue): ConfigIssue[] =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({
+            path: formatPath([...issue.path, key]),
+            message: `unknown key "${key}"; remove it or check its spelling (every key is listed in docs/CONFIG.md)`,
+          }))
+        : [{ path: formatPath(issue.path) || '(top level)', message: issue.message }],
     );
-  }
-  const issues: ConfigIssue[] = [];
-  result.data.blocking.neverBlock.forEach((entry, index) => {
-    const parsed = parseCidr(entry);
-    if (!parsed.ok) {
-      issues.push({
-        path: `blocking.neverBlock[${index}]`,
-        message: /\bwrite\b/.test(parsed.reason)
-          ? `"${entry}": ${parsed.reason}`
-          : `"${entry}" ${parsed.reason}; write an address or a prefix such as 198.51.100.0/24 or 2001:db8::/32`,
-      });
+    // The checks zod skipped because of these, so one run lists every problem.
+    for (const extra of rawIssues(value)) {
+      if (!issues.some((issue) => issue.path === extra.path)) issues.push(extra);
     }
-  });
+    throw new ConfigError(file, issues);
+  }
+  const issues = neverBlockIssues(result.data.blocking.neverBlock);
   if (issues.length > 0) throw new ConfigError(file, issues);
   return result.data;
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkConfiguration, rawIssues } from '../../lib/cli/config-check.ts';
+import { checkConfiguration } from '../../lib/cli/config-check.ts';
+import { rawIssues } from '../../lib/config/raw-checks.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 
 const dirs: string[] = [];

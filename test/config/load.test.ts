@@ -444,3 +444,27 @@ describe('loadConfig: AWS deployment settings', () => {
     expect(error.issues.map((issue) => issue.path)).toEqual(['aws.vpc.subnetIds[0]', 'aws.vpc.securityGroupIds[0]']);
   });
 });
+
+describe('parseConfig: every problem at once', () => {
+  it('adds the config-wide checks zod skips while a field is invalid (duplicate ids, never-block, via: vpc), each once', () => {
+    // Prepare: an invalid port makes zod skip the refinements.
+    const value = {
+      server: { port: 99_999 },
+      blocking: { neverBlock: ['not-an-ip'] },
+      integrations: [
+        { id: 'a', type: 'dry-run' },
+        { id: 'a', type: 'dry-run', via: 'vpc' },
+      ],
+    };
+    // Act
+    let issues: { path: string; message: string }[] = [];
+    try {
+      parseConfig(value);
+    } catch (error) {
+      issues = (error as ConfigError).issues;
+    }
+    // Assess
+    expect([...new Set(issues.map((issue) => issue.path))].sort()).toEqual(['blocking.neverBlock[0]', 'integrations[1].id', 'integrations[1].via', 'server.port']);
+    expect(new Set(issues.map((issue) => `${issue.path} ${issue.message}`)).size).toBe(issues.length);
+  });
+});
