@@ -5,16 +5,10 @@
  * attackers are reported once when it ends; never the never-block
  * addresses, never relay send-test's sample incident.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sampleEvents } from '../../lib/cli/sample-event.ts';
-import { parseConfig } from '../../lib/config/load.ts';
-import { silentLogger } from '../../lib/log/logger.ts';
-import { startOneBox } from '../../lib/runtime/one-box.ts';
-import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
-import { postSignedEvent } from '../helpers/webhook-client.ts';
+import { attackEvent, publicIps } from '../helpers/events.ts';
+import { startTestRelay } from '../helpers/test-relay.ts';
 import { AbuseipdbSimulator, DEFAULT_KEY } from '../simulators/abuseipdb/api.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -25,27 +19,14 @@ afterEach(async () => {
 async function setup() {
   const sim = new AbuseipdbSimulator({ now: Date.now });
   sim.addKey(DEFAULT_KEY);
-  const dir = mkdtempSync(join(tmpdir(), 'relay-abuse-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const config = parseConfig({
-    storage: { dir },
-    webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
-    sweeper: { interval: '1h', driftCheck: '1h' },
-    integrations: [{ id: 'abuse', type: 'abuseipdb', options: { topN: 3 }, secrets: { apiKey: { env: 'ABUSEIPDB_KEY' } } }],
-  });
-  const relay = await startOneBox({
-    loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
-    logger: silentLogger,
-    env: { HOOK_SECRET: TEST_SECRET, ABUSEIPDB_KEY: DEFAULT_KEY },
-    port: 0,
-    sweeper: false,
-    transport: sim.transport,
-  });
-  cleanups.push(() => relay.stop());
-  const send = async (event: Parameters<typeof postSignedEvent>[1]) => {
-    expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
-    await relay.idle();
-  };
+  const { relay, send } = await startTestRelay(
+    {
+      integrations: [{ id: 'abuse', type: 'abuseipdb', options: { topN: 3 }, secrets: { apiKey: { env: 'ABUSEIPDB_KEY' } } }],
+      env: { ABUSEIPDB_KEY: DEFAULT_KEY },
+      transport: sim.transport,
+    },
+    cleanups,
+  );
   return { sim, relay, send };
 }
 

@@ -3,15 +3,9 @@
  * server, SQLite queue and state, the reconciler and a switch; then what
  * the trail says, counts only.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config/load.ts';
-import { silentLogger } from '../../lib/log/logger.ts';
-import { startOneBox } from '../../lib/runtime/one-box.ts';
-import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
-import { postSignedEvent } from '../helpers/webhook-client.ts';
+import { attackEvent, publicIps } from '../helpers/events.ts';
+import { startTestRelay } from '../helpers/test-relay.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -21,29 +15,10 @@ afterEach(async () => {
 describe('audit trail through the one-box relay', () => {
   it('records each add per incident, the switch, the never-block refusal, the release and the removal, newest first', async () => {
     // Prepare: a blocklist and a switch (dry-run), and an attack naming a documentation address the never-block list refuses.
-    const dir = mkdtempSync(join(tmpdir(), 'relay-audit-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const config = parseConfig({
-      storage: { dir },
-      webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
-      sweeper: { interval: '1h', driftCheck: '1h' },
-      integrations: [
-        { id: 'fw', type: 'dry-run' },
-        { id: 'scrub', type: 'dry-run', holdDown: '0s', options: { kind: 'switch' } },
-      ],
-    });
-    const relay = await startOneBox({
-      loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
-      logger: silentLogger,
-      env: { HOOK_SECRET: TEST_SECRET },
-      port: 0,
-      sweeper: false,
-    });
-    cleanups.push(() => relay.stop());
-    const send = async (event: ReturnType<typeof attackEvent>) => {
-      expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
-      await relay.idle();
-    };
+    const { relay, send } = await startTestRelay(
+      { integrations: [{ id: 'fw', type: 'dry-run' }, { id: 'scrub', type: 'dry-run', holdDown: '0s', options: { kind: 'switch' } }] },
+      cleanups,
+    );
     const ips = publicIps(3, 71);
 
     // Act

@@ -6,16 +6,10 @@
  * the relay's own (disabled or deleted) rule; the customer's rules are
  * never written.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config/load.ts';
-import { silentLogger } from '../../lib/log/logger.ts';
-import { startOneBox } from '../../lib/runtime/one-box.ts';
 import type { Transport } from '../../lib/transport/types.ts';
-import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
-import { postSignedEvent } from '../helpers/webhook-client.ts';
+import { attackEvent, publicIps } from '../helpers/events.ts';
+import { startTestRelay } from '../helpers/test-relay.ts';
 import { AzureArmSimulator, CLIENT_ID, CLIENT_SECRET, NSG_NAME, RESOURCE_GROUP, SUBSCRIPTION, TENANT } from '../simulators/azure/arm.ts';
 import { GcpSimulator, makeServiceAccount } from '../simulators/gcp/compute.ts';
 import { addOperatorRules } from '../providers/azure/harness.ts';
@@ -84,27 +78,7 @@ describe.each(Object.entries(CLOUDS))('%s through the one-box relay', (_name, ma
   it('denies the attackers while held, keeps a shared address until the last incident ends, and leaves the customer\'s rules as they were', async () => {
     // Prepare
     const cloud = make();
-    const dir = mkdtempSync(join(tmpdir(), 'relay-cloud-block-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const config = parseConfig({
-      storage: { dir },
-      webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
-      sweeper: { interval: '1h', driftCheck: '1h' },
-      integrations: [{ id: 'cloud', ttl: '1h', ...cloud.integration }],
-    });
-    const relay = await startOneBox({
-      loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
-      logger: silentLogger,
-      env: { ...cloud.env, HOOK_SECRET: TEST_SECRET },
-      port: 0,
-      sweeper: false,
-      transport: cloud.transport,
-    });
-    cleanups.push(() => relay.stop());
-    const send = async (event: ReturnType<typeof attackEvent>) => {
-      expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
-      await relay.idle();
-    };
+    const { send } = await startTestRelay({ integrations: [{ id: 'cloud', ttl: '1h', ...cloud.integration }], env: cloud.env, transport: cloud.transport }, cleanups);
     const before = structuredClone(cloud.customerRules());
     const [a, shared, c] = publicIps(3, 79) as [string, string, string];
 

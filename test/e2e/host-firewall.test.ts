@@ -8,18 +8,12 @@
  * → everything the relay added is gone and the attacker passes again; the
  * operator's own element is never touched.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config/load.ts';
-import { silentLogger } from '../../lib/log/logger.ts';
 import { nftablesOptionsSchema } from '../../lib/providers/nftables/config.ts';
 import { createNftablesProvider } from '../../lib/providers/nftables/provider.ts';
-import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
-import { attackEvent, TEST_SECRET } from '../helpers/events.ts';
+import { attackEvent } from '../helpers/events.ts';
+import { startTestRelay } from '../helpers/test-relay.ts';
 import { assertNetnsUsable, connectVeth, createNetns, deleteNetns, netnsAvailability, startUdpEcho, udpPasses, type Netns, type UdpEcho } from '../helpers/netns.ts';
-import { postSignedEvent } from '../helpers/webhook-client.ts';
 import { elementsOf, OPERATOR_RULESET } from '../providers/nftables/harness.ts';
 
 // Public-looking addresses (inside the namespaces only): the relay's never-block list refuses documentation ranges.
@@ -64,28 +58,8 @@ describe.skipIf(availability.skip)('nftables through the one-box relay (real ker
 
   it('drops the attackers while an incident holds them, keeps a shared address until the last incident ends, and touches nothing else', async () => {
     // Prepare
-    const dir = mkdtempSync(join(tmpdir(), 'relay-nft-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const config = parseConfig({
-      storage: { dir },
-      webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
-      sweeper: { interval: '1h', driftCheck: '1h' },
-      integrations: [{ id: 'host', type: 'nftables', ttl: '1h' }],
-    });
     const provider = createNftablesProvider({ id: 'host', options: nftablesOptionsSchema.parse({}) }, { runner: host!.run });
-    const relay: OneBox = await startOneBox({
-      loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
-      logger: silentLogger,
-      env: { HOOK_SECRET: TEST_SECRET },
-      port: 0,
-      sweeper: false,
-      providers: new Map([['host', provider]]),
-    });
-    cleanups.push(() => relay.stop());
-    const send = async (event: ReturnType<typeof attackEvent>) => {
-      expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
-      await relay.idle();
-    };
+    const { send } = await startTestRelay({ integrations: [{ id: 'host', type: 'nftables', ttl: '1h' }], providers: new Map([['host', provider]]) }, cleanups);
     const set = async () => (await elementsOf(host!, 'flowtriq_v4')).map((element) => element.ip).sort();
     const passes = (source: string) => udpPasses(attacker!, source, HOST, echo!.port);
 

@@ -4,43 +4,20 @@
  * its blocks and the audit trail; with status.token set, nothing is served
  * without it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config/load.ts';
-import { silentLogger } from '../../lib/log/logger.ts';
-import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
-import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
-import { postSignedEvent } from '../helpers/webhook-client.ts';
+import { attackEvent, publicIps } from '../helpers/events.ts';
+import { startTestRelay, type TestRelay } from '../helpers/test-relay.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function relayWith(status: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<OneBox> {
-  const dir = mkdtempSync(join(tmpdir(), 'relay-pages-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const config = parseConfig({
-    storage: { dir },
-    webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
-    sweeper: { interval: '1h', driftCheck: '1h' },
-    status,
-    integrations: [
-      { id: 'fw', type: 'dry-run' },
-      { id: 'scrub', type: 'dry-run', options: { kind: 'switch' } },
-    ],
-  });
-  const relay = await startOneBox({
-    loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
-    logger: silentLogger,
-    env: { HOOK_SECRET: TEST_SECRET, ...env },
-    port: 0,
-    sweeper: false,
-  });
-  cleanups.push(() => relay.stop());
-  return relay;
+function relayWith(status: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<TestRelay> {
+  return startTestRelay(
+    { integrations: [{ id: 'fw', type: 'dry-run' }, { id: 'scrub', type: 'dry-run', options: { kind: 'switch' } }], config: { status }, env },
+    cleanups,
+  );
 }
 
 /** The value of one sample line of a scrape. */
@@ -52,12 +29,8 @@ function sample(text: string, series: string): number | undefined {
 describe('status page and metrics on the one-box relay', () => {
   it('scrapes the counters and gauges of a start/end cycle from /metrics, and shows it on /status.json', async () => {
     // Prepare
-    const relay = await relayWith();
+    const { relay, send } = await relayWith();
     const ips = publicIps(3, 83);
-    const send = async (event: ReturnType<typeof attackEvent>) => {
-      expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
-      await relay.idle();
-    };
 
     // Act
     await send(attackEvent({ type: 'attack_start', uuid: 'inc-m', at: Date.now(), ips }));
@@ -89,7 +62,7 @@ describe('status page and metrics on the one-box relay', () => {
   it('with status.token set, answers /status, /status.json and /metrics only to its bearer', async () => {
     // Prepare
     const token = 'status-token-0123456789abcdef0123456789';
-    const relay = await relayWith({ token: { env: 'STATUS_TOKEN' } }, { STATUS_TOKEN: token });
+    const { relay } = await relayWith({ token: { env: 'STATUS_TOKEN' } }, { STATUS_TOKEN: token });
     const bearer = { authorization: `Bearer ${token}` };
 
     // Act
@@ -105,7 +78,7 @@ describe('status page and metrics on the one-box relay', () => {
   }, 30_000);
 
   it('serves none of them with status.enabled: false', async () => {
-    const relay = await relayWith({ enabled: false });
+    const { relay } = await relayWith({ enabled: false });
     const answers = await Promise.all(['/status', '/status.json', '/metrics'].map((path) => fetch(`${relay.url}${path}`)));
     expect(answers.map((answer) => answer.status)).toEqual([404, 404, 404]);
   }, 30_000);
