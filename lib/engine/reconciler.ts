@@ -418,7 +418,11 @@ export class Reconciler {
       const started = now();
       // The blocks as stored: the write-ahead below bumps their versions.
       const current = new Map(chunk.map((block) => [block.key, block]));
-      const ctx: ProviderContext = { ...this.#ctx(logger, leaseSignal), incident: (uuid) => this.#incidentFacts(uuid) };
+      const ctx: ProviderContext = {
+        ...this.#ctx(logger, leaseSignal),
+        incident: (uuid) => this.#incidentFacts(uuid),
+        counter: (name, amount, expiresAt) => this.#deps.store.addToCounter(`${provider.id}:${name}`, amount, expiresAt),
+      };
       if (op === 'add') ctx.beforeWrite = (ips) => this.#noteAbsentBeforeWrite(current, ips, summary);
       const outcomes = await this.#call(() => (op === 'add' ? provider.add(entries, ctx) : provider.remove(entries, ctx)));
       const latencyMs = now() - started;

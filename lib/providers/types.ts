@@ -54,6 +54,13 @@ export interface ProviderContext {
    * describe it, e.g. an abuse report's comment); undefined when unknown.
    */
   incident?: (uuid: string) => Promise<IncidentFacts | undefined>;
+  /**
+   * Blocklist calls: a counter of this integration shared by every process
+   * on the relay's store (a daily budget that holds across Lambda
+   * containers): adds `amount`, returns the new total. Name a window into
+   * it; it may be forgotten after `expiresAt`.
+   */
+  counter?: (name: string, amount: number, expiresAt: number) => Promise<number>;
 }
 
 /** An incident as providers may see it: the facts Flowtriq sent, nothing of the relay's bookkeeping. */

@@ -13,6 +13,7 @@
  * | lease             | `LEASE#<name>`           | `LEASE`                        | –                               |
  * | processed event   | `EVT#<eventKey>`         | `EVT`                          | `EVTS#<0..7>` / processedAt; `gcAt` = TTL (epoch s) |
  * | audit entry       | `AUDIT#<YYYY-MM-DD>`     | `<at, 15 digits>#<random>`     | –; `gcAt` = TTL backstop (dynamodb-audit.ts) |
+ * | counter           | `CNT#<name>`             | `CNT`                          | –; `value` (ADD), `gcAt` = TTL after its window |
  *
  * - Blocks keep their holders in a string set (`holders`, absent when empty)
  *   and a `version` number bumped by every write; `snapshot` is stored as
@@ -127,6 +128,7 @@ export const itemKeys = {
   lease: (name: string): Key => ({ PK: `LEASE#${esc(name)}`, SK: 'LEASE' }),
   event: (eventKey: string): Key => ({ PK: `EVT#${esc(eventKey)}`, SK: 'EVT' }),
   eventPartition: (shard: number): string => `EVTS#${shard}`,
+  counter: (name: string): Key => ({ PK: `CNT#${esc(name)}`, SK: 'CNT' }),
 } as const;
 
 /** Service-specific error names that mean the service cannot serve us right now. */
@@ -813,6 +815,24 @@ export class DynamoStateStore implements StateStore {
     batchDelete: (operation, keys) => this.#batchDelete(keys, operation),
     now: () => this.#wallClock(),
   });
+
+  async addToCounter(name: string, amount: number, expiresAt: number): Promise<number> {
+    this.#open('addToCounter');
+    const out = await this.#send('addToCounter', () =>
+      this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: marshall(itemKeys.counter(name)),
+          UpdateExpression: 'ADD #value :amount SET #gcAt = :gcAt',
+          ExpressionAttributeNames: { '#value': 'value', '#gcAt': STATE_TABLE.ttlAttribute },
+          // The TTL only collects it: the name carries its window.
+          ExpressionAttributeValues: marshall({ ':amount': amount, ':gcAt': Math.ceil(expiresAt / 1000) + 86_400 }),
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
+    );
+    return Number(out.Attributes?.value?.N ?? amount);
+  }
 
   async appendAudit(entries: AuditEntry[]): Promise<void> {
     this.#open('appendAudit');

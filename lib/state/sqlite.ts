@@ -110,6 +110,14 @@ export const STATE_SCHEMA: Schema = {
     CREATE INDEX audit_by_time ON audit (at);
     CREATE INDEX audit_by_incident ON audit (incident, at) WHERE incident IS NOT NULL;
     `,
+    // 4: counters shared by every process on this store (StateStore.addToCounter).
+    `
+    CREATE TABLE counters (
+      name       TEXT PRIMARY KEY,
+      value      INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    `,
   ],
 };
 
@@ -331,6 +339,7 @@ export class SqliteStateStore implements StateStore {
       transaction(this.#db, () => {
         const purged = Number(this.#sql.purgeSettled.run(before).changes);
         this.#sql.purgeProcessed.run(before);
+        this.#sql.purgeCounters.run(before);
         this.#sql.purgeEndedIncidents.run(before);
         return purged;
       }),
@@ -381,6 +390,13 @@ export class SqliteStateStore implements StateStore {
         limit,
       }) as unknown as AuditRow[]).map(toAuditEntry),
     );
+  }
+
+  async addToCounter(name: string, amount: number, expiresAt: number): Promise<number> {
+    return this.#run('addToCounter', () => {
+      const row = this.#sql.addToCounter.get(name, amount, expiresAt) as { value: number };
+      return row.value;
+    });
   }
 
   async purgeAudit(before: number): Promise<number> {
@@ -469,6 +485,11 @@ function prepareStatements(db: DatabaseSync) {
       WHERE (:since IS NULL OR at >= :since) AND (:incident IS NULL OR incident = :incident) AND (:integration IS NULL OR integration = :integration)
       ORDER BY at DESC, id DESC LIMIT :limit`),
     purgeAudit: prepare('DELETE FROM audit WHERE at < ?'),
+    addToCounter: prepare(`
+      INSERT INTO counters (name, value, expires_at) VALUES (?1, ?2, ?3)
+      ON CONFLICT (name) DO UPDATE SET value = value + excluded.value, expires_at = max(expires_at, excluded.expires_at)
+      RETURNING value`),
+    purgeCounters: prepare('DELETE FROM counters WHERE expires_at < ?'),
   };
 }
 

@@ -63,6 +63,13 @@ export interface StateStore {
   /** Deletes audit entries older than `before` (retention); returns how many, where the store can tell. */
   purgeAudit(before: number): Promise<number>;
 
+  /**
+   * Adds `amount` to the named counter and returns its new total (atomic
+   * across processes). Name a window into it (e.g. a UTC day); the counter
+   * may be deleted once `expiresAt` has passed.
+   */
+  addToCounter(name: string, amount: number, expiresAt: number): Promise<number>;
+
   /** Worker-side de-duplication of processed events. */
   wasProcessed(eventKey: string): Promise<boolean>;
   markProcessed(eventKey: string, now: number): Promise<void>;

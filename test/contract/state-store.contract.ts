@@ -936,6 +936,24 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
       });
     });
 
+    describe('counters', () => {
+      it('adds to a named counter atomically and returns the total; names are independent', async () => {
+        // Prepare
+        const name = uid('budget');
+        const other = uid('budget');
+        const expiresAt = Date.now() + HOUR;
+        // Act: concurrent additions, as from several processes.
+        const totals = await Promise.all([3, 4, 5].map((amount) => store.addToCounter(name, amount, expiresAt)));
+        const later = await store.addToCounter(name, 1, expiresAt);
+        const separate = await store.addToCounter(other, 2, expiresAt);
+        // Assess
+        expect(Math.max(...totals)).toBe(12);
+        expect(new Set(totals).size).toBe(3);
+        expect(later).toBe(13);
+        expect(separate).toBe(2);
+      });
+    });
+
     describe('large batches', () => {
       it('holds, reads, completes and releases 1,000 IPs in single calls', async () => {
         // Prepare

@@ -259,7 +259,7 @@ export class AbuseipdbProvider implements BlocklistProvider {
       });
       return;
     }
-    const pending = this.#withinLimits(candidates, uuid, results, entries, log);
+    const pending = await this.#withinLimits(candidates, uuid, results, entries, log, ctx);
     if (pending.length === 0) return;
     const report = { categories, comment, ...(timestamp !== undefined ? { timestamp } : {}) };
     let singles = pending;
@@ -270,7 +270,14 @@ export class AbuseipdbProvider implements BlocklistProvider {
   }
 
   /** Rate-limit pause, report quota used up, daily budget: what is left to send. */
-  #withinLimits(candidates: Candidate[], uuid: string, results: (Outcome | undefined)[], entries: BlockEntry[], log: Logger): Candidate[] {
+  async #withinLimits(
+    candidates: Candidate[],
+    uuid: string,
+    results: (Outcome | undefined)[],
+    entries: BlockEntry[],
+    log: Logger,
+    ctx: ProviderContext,
+  ): Promise<Candidate[]> {
     const now = this.#o.now();
     if (now < this.#pausedUntil) {
       const retryAfterMs = this.#pausedUntil - now;
@@ -285,7 +292,7 @@ export class AbuseipdbProvider implements BlocklistProvider {
       return [];
     }
     this.#rollDay();
-    const left = Math.max(0, this.#o.options.dailyBudget - this.#budget.used);
+    const left = await this.#budgetLeft(candidates.length, ctx);
     const over = candidates.slice(left);
     if (over.length > 0) {
       for (const item of over) results[item.index] = { ip: entries[item.index]!.ip, ok: true };
@@ -468,6 +475,20 @@ export class AbuseipdbProvider implements BlocklistProvider {
     const now = this.#o.now();
     for (const [ip, at] of this.#lastReported) if (now - at >= ABUSEIPDB_COOLDOWN_MS) this.#lastReported.delete(ip);
     for (const [uuid, memory] of this.#incidents) if (now - memory.at >= INCIDENT_MEMORY_MS) this.#incidents.delete(uuid);
+  }
+
+  /**
+   * How many of `wanted` reports today's budget still allows. With the
+   * relay's shared counter (ctx.counter: one store for every process, so
+   * the budget holds across Lambda containers) the reports are reserved
+   * there first; a reservation not used stays counted (the budget errs
+   * towards fewer reports). Without it, this process's own count.
+   */
+  async #budgetLeft(wanted: number, ctx: ProviderContext): Promise<number> {
+    const budget = this.#o.options.dailyBudget;
+    if (!ctx.counter) return Math.max(0, budget - this.#budget.used);
+    const total = await ctx.counter(`reports:${this.#budget.day}`, wanted, nextUtcMidnight(this.#o.now()));
+    return Math.max(0, Math.min(wanted, budget - (total - wanted)));
   }
 
   #rollDay(): void {

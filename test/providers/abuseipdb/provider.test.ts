@@ -1,3 +1,5 @@
+import { SqliteStateStore } from '../../../lib/state/sqlite.ts';
+import type { ProviderContext } from '../../../lib/providers/types.ts';
 import { describe, expect, it } from 'vitest';
 import { AbuseipdbAuthError, AbuseipdbConfigRejectedError } from '../../../lib/providers/abuseipdb/errors.ts';
 import { AbuseipdbSimulator } from '../../simulators/abuseipdb/api.ts';
@@ -356,6 +358,27 @@ describe('abuseipdb provider: quotas and budget', () => {
     expect(simulator.reports.map((report) => report.ip)).toEqual(['45.9.0.1', '45.9.0.2', '45.9.0.3', '45.9.2.1', '45.9.2.2']);
     const warnings = logger.lines.filter((line) => line.message.startsWith('abuseipdb: options.dailyBudget reached'));
     expect(warnings.map((line) => line.level)).toEqual(['warn', 'debug']);
+  });
+});
+
+describe('abuseipdb provider: a budget shared by several processes', () => {
+  it('keeps options.dailyBudget across processes through the relay\'s shared counter (Lambda containers)', async () => {
+    // Prepare: two processes (two providers) on one shared counter, as the reconciler gives them over one store.
+    const { build, simulator, ctx, incident, entries } = setup({ dailyBudget: 4 });
+    const store = SqliteStateStore.open(':memory:');
+    const shared: ProviderContext = { ...ctx, counter: (name, amount, expiresAt) => store.addToCounter(`abuse:${name}`, amount, expiresAt) };
+    const first = build();
+    const second = build();
+    incident(INCIDENT);
+    incident(OTHER_INCIDENT);
+
+    // Act
+    await first.remove(entries(ips(3)), shared);
+    await second.remove(entries(ips(3, 1), OTHER_INCIDENT), shared);
+    await store.close();
+
+    // Assess: 4 in all, not 3 + 3.
+    expect(simulator.reports.map((report) => report.ip)).toEqual(['45.9.0.1', '45.9.0.2', '45.9.0.3', '45.9.1.1']);
   });
 });
 
