@@ -391,6 +391,23 @@ describe('full config: every feature on', () => {
       expect(alarm.alarmActions, name).toEqual([topic]);
       expect(alarm.okActions, name).toEqual([topic]);
     }
+    // When each fires: statistic, period (s), evaluation periods, datapoints, threshold, comparison, missing data.
+    const when = Object.fromEntries(
+      Object.entries(alarms).map(([name, a]) => [
+        name,
+        [a.statistic, a.period, a.evaluationPeriods, a.datapointsToAlarm ?? '-', a.threshold, a.comparisonOperator, a.treatMissingData].join(' '),
+      ]),
+    );
+    expect(when).toEqual({
+      JobsDlqNotEmptyAlarm: 'Maximum 60 1 - 0 GreaterThanThreshold notBreaching',
+      JobsQueueAgeAlarm: 'Maximum 60 3 2 1080 GreaterThanThreshold notBreaching',
+      OverdueBlocksAlarm: 'Maximum 60 5 3 0 GreaterThanThreshold notBreaching',
+      SweeperErrorsAlarm: 'Sum 60 5 3 0 GreaterThanThreshold notBreaching',
+      SweeperNotRunningAlarm: 'Sum 300 2 - 1 LessThanThreshold breaching',
+      WebhookErrorsAlarm: 'Sum 60 1 - 0 GreaterThanThreshold notBreaching',
+      WebhookThrottlesAlarm: 'Sum 60 1 - 0 GreaterThanThreshold notBreaching',
+      WorkerErrorsAlarm: 'Sum 300 1 - 0 GreaterThanThreshold notBreaching',
+    });
     expect(ofType(e, TYPES.topicSubscription).map((s) => s.inputs)).toEqual([{ topic, protocol: 'email', endpoint: 'noc@example.com' }]);
   });
 
