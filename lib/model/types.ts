@@ -83,6 +83,12 @@ export interface BlockRecord extends BlockKey {
   snapshot?: unknown;
   /** Epoch ms when the provider confirmed the add. */
   addedAt?: number;
+  /**
+   * The expiry the device was last told with a successful add (devices that
+   * drop entries by themselves, BlocklistProvider.refreshOnHold): when the
+   * block's expiry moves well past it, the relay tells the device again.
+   */
+  deviceExpiresAt?: number;
   /** Epoch ms after which the block is removed even if holders remain. */
   expiresAt: number;
   /** Epoch ms when the reconciler must look at it next; absent when settled and absent. */
@@ -123,6 +129,8 @@ export interface BlockCompletion extends BlockKey {
   foreign?: boolean | null;
   snapshot?: unknown;
   addedAt?: number | null;
+  /** The expiry written to the device by this add; null clears it. */
+  deviceExpiresAt?: number | null;
   /** Next look; null removes the block from the due index. */
   dueAt: number | null;
   attempts: number;

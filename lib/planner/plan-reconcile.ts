@@ -36,7 +36,7 @@ export function planReconcile(
     const wanted = isWanted(block, now);
     // A switch nobody wants any more stays on through its hold-down.
     const held = !wanted && block.kind === 'switch' && block.actual !== 'absent' ? holdDown(block, now, holdDownMs(block.integration)) : undefined;
-    if (wanted && block.actual === 'present' && block.kind === 'ip' && !block.foreign && refreshOnHold(block.integration)) {
+    if (wanted && block.actual === 'present' && block.kind === 'ip' && !block.foreign && refreshOnHold(block.integration) && needsRefresh(block)) {
       // The device forgets it at the expiry it was told: an intent touched it, so tell it the new one.
       plan.add.push(block);
     } else if (wanted && block.actual === 'present') {
@@ -55,6 +55,17 @@ export function planReconcile(
     }
   }
   return plan;
+}
+
+/**
+ * The device was told an expiry more than REFRESH_AFTER_MS earlier than the
+ * block's (or none is recorded): tell it again. Updates that extend the TTL
+ * by less do not each cost a device call.
+ */
+export const REFRESH_AFTER_MS = 5 * 60_000;
+
+function needsRefresh(block: BlockRecord): boolean {
+  return block.deviceExpiresAt === undefined || block.expiresAt - block.deviceExpiresAt > REFRESH_AFTER_MS;
 }
 
 function settled(block: BlockRecord, now: number, dueAt: number | null): BlockCompletion {
@@ -147,6 +158,8 @@ export function completeAdd(block: BlockRecord, outcome: OpOutcome, now: number)
     ref: outcome.ref ?? block.ref ?? null,
     foreign: outcome.foreign ? true : null,
     addedAt: block.addedAt ?? now,
+    // What the entry carried (providers write the block's expiry).
+    deviceExpiresAt: outcome.foreign ? null : block.expiresAt,
     dueAt: block.expiresAt,
     attempts: 0,
     lastError: null,
@@ -166,6 +179,7 @@ export function completeRemove(block: BlockRecord, outcome: OpOutcome, now: numb
     ref: null,
     foreign: null,
     addedAt: null,
+    deviceExpiresAt: null,
     snapshot: null,
     dueAt: null,
     attempts: 0,

@@ -199,6 +199,7 @@ function toBlock(item: Item): BlockRecord {
   if (typeof a.foreign === 'boolean') block.foreign = a.foreign;
   if (a.snapshot !== undefined) block.snapshot = JSON.parse(a.snapshot as string) as unknown;
   if (a.addedAt !== undefined) block.addedAt = a.addedAt as number;
+  if (a.deviceExpiresAt !== undefined) block.deviceExpiresAt = a.deviceExpiresAt as number;
   if (a.dueAt !== undefined) block.dueAt = a.dueAt as number;
   if (a.lastError !== undefined) block.lastError = a.lastError as string;
   if (a.lastAttemptAt !== undefined) block.lastAttemptAt = a.lastAttemptAt as number;
@@ -683,6 +684,7 @@ export class DynamoStateStore implements StateStore {
     if (c.foreign !== undefined) assign('foreign', c.foreign);
     if (c.snapshot !== undefined) assign('snapshot', c.snapshot === null ? null : JSON.stringify(c.snapshot));
     if (c.addedAt !== undefined) assign('addedAt', c.addedAt);
+    if (c.deviceExpiresAt !== undefined) assign('deviceExpiresAt', c.deviceExpiresAt);
     assign('dueAt', c.dueAt);
     assign(GSI.partitionKey, c.dueAt === null ? null : itemKeys.duePartition(c.integration));
     assign(GSI.sortKey, c.dueAt);

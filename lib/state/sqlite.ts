@@ -118,6 +118,8 @@ export const STATE_SCHEMA: Schema = {
       expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     `,
+    // 5: the expiry last written to a device that expires entries by itself (BlockRecord.deviceExpiresAt).
+    `ALTER TABLE blocks ADD COLUMN device_expires_at INTEGER;`,
   ],
 };
 
@@ -146,6 +148,7 @@ interface BlockRow {
   actual: string;
   ref: string | null;
   foreign_entry: number | null;
+  device_expires_at: number | null;
   snapshot: string | null;
   added_at: number | null;
   expires_at: number;
@@ -321,6 +324,8 @@ export class SqliteStateStore implements StateStore {
             snapshot: encodeJson(done.snapshot),
             setAddedAt: done.addedAt === undefined ? 0 : 1,
             addedAt: done.addedAt ?? null,
+            setDeviceExpiresAt: done.deviceExpiresAt === undefined ? 0 : 1,
+            deviceExpiresAt: done.deviceExpiresAt ?? null,
             dueAt: done.dueAt,
             attempts: done.attempts,
             lastError: done.lastError,
@@ -461,6 +466,7 @@ function prepareStatements(db: DatabaseSync) {
         foreign_entry = CASE WHEN :setForeign THEN :foreign ELSE foreign_entry END,
         snapshot = CASE WHEN :setSnapshot THEN :snapshot ELSE snapshot END,
         added_at = CASE WHEN :setAddedAt THEN :addedAt ELSE added_at END,
+        device_expires_at = CASE WHEN :setDeviceExpiresAt THEN :deviceExpiresAt ELSE device_expires_at END,
         due_at = :dueAt, attempts = :attempts, last_error = :lastError, last_attempt_at = :lastAttemptAt,
         version = version + 1, updated_at = :now
       WHERE integration = :integration AND key = :key AND version = :expectVersion`),
@@ -511,6 +517,7 @@ function toBlock(row: BlockRow): BlockRecord {
   else if (row.foreign_entry === 0) block.foreign = false;
   if (row.snapshot !== null) block.snapshot = JSON.parse(row.snapshot);
   if (row.added_at !== null) block.addedAt = row.added_at;
+  if (row.device_expires_at !== null && row.device_expires_at !== undefined) block.deviceExpiresAt = row.device_expires_at;
   if (row.due_at !== null) block.dueAt = row.due_at;
   if (row.last_error !== null) block.lastError = row.last_error;
   if (row.last_attempt_at !== null) block.lastAttemptAt = row.last_attempt_at;

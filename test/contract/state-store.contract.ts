@@ -936,6 +936,26 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
       });
     });
 
+    describe('device expiry', () => {
+      it('records the expiry last written to the device, keeps it when left out and clears it with null', async () => {
+        // Prepare
+        const integration = uid('nft');
+        await store.hold([intent(uid('inc'), integration, '45.0.0.20')], T0);
+        const read = await block(integration, '45.0.0.20');
+        // Act
+        await store.complete([completion(read, { actual: 'present', deviceExpiresAt: T0 + HOUR, lastAttemptAt: T0 + 1 })], T0 + 1);
+        const written = await block(integration, '45.0.0.20');
+        await store.complete([completion(written, { actual: 'present', dueAt: T0 + HOUR, lastAttemptAt: T0 + 2 })], T0 + 2);
+        const kept = await block(integration, '45.0.0.20');
+        await store.complete([completion(kept, { actual: 'absent', deviceExpiresAt: null, lastAttemptAt: T0 + 3 })], T0 + 3);
+        const cleared = await block(integration, '45.0.0.20');
+        // Assess
+        expect(written.deviceExpiresAt).toBe(T0 + HOUR);
+        expect(kept.deviceExpiresAt).toBe(T0 + HOUR);
+        expect(cleared.deviceExpiresAt ?? undefined).toBeUndefined();
+      });
+    });
+
     describe('counters', () => {
       it('adds to a named counter atomically and returns the total; names are independent', async () => {
         // Prepare

@@ -496,9 +496,12 @@ describe('Reconciler: devices that expire entries by themselves', () => {
     await reconciler.reconcile('fw');
     const first = fw.expiries.length;
 
-    // Act: nothing new → no call; a second incident 30 minutes later → the longer expiry is written.
+    // Act: nothing new → no call; an update a minute later → no call; a second incident 30 minutes later → the longer expiry is written.
     await reconciler.reconcile('fw');
-    clock.advance(30 * 60_000);
+    clock.advance(60_000);
+    await hold('inc-1', [ip]);
+    await reconciler.reconcile('fw');
+    clock.advance(29 * 60_000);
     await hold('inc-2', [ip]);
     await reconciler.reconcile('fw');
     const [block] = await store.getBlocks([{ integration: 'fw', key: ip }]);

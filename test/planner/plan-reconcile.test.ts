@@ -170,4 +170,24 @@ describe('planReconcile: devices that expire entries by themselves', () => {
     expect(plan.settle.map((c) => c.key).sort()).toEqual(['45.0.0.2', '45.0.0.3']);
     expect(without.add).toEqual([]);
   });
+
+  it('leaves a block alone when the device was told an expiry at most 5 minutes earlier than the block\'s', () => {
+    // Prepare
+    const close = block({ actual: 'present', deviceExpiresAt: NOW + 60_000 - 4 * 60_000 });
+    const far = block({ key: '45.0.0.2', actual: 'present', deviceExpiresAt: NOW + 60_000 - 6 * 60_000 });
+    // Act
+    const plan = planReconcile([close, far], NOW, () => 0, () => true);
+    // Assess
+    expect(plan.add.map((b) => b.key)).toEqual(['45.0.0.2']);
+    expect(plan.settle.map((c) => c.key)).toEqual(['45.0.0.1']);
+  });
+
+  it('records the expiry an add wrote, and clears it on removal', () => {
+    const added = completeAdd(block({ actual: 'unknown' }), { ok: true }, NOW);
+    const foreign = completeAdd(block({ actual: 'unknown' }), { ok: true, foreign: true }, NOW);
+    const removed = completeRemove(block({ actual: 'present', deviceExpiresAt: NOW }), { ok: true }, NOW);
+    expect(added.deviceExpiresAt).toBe(NOW + 60_000);
+    expect(foreign.deviceExpiresAt).toBeNull();
+    expect(removed.deviceExpiresAt).toBeNull();
+  });
 });
