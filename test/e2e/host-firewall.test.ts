@@ -15,9 +15,15 @@ import { attackEvent } from '../helpers/events.ts';
 import { startTestRelay } from '../helpers/test-relay.ts';
 import { assertNetnsUsable, connectVeth, createNetns, deleteNetns, netnsAvailability, startUdpEcho, udpPasses, type Netns, type UdpEcho } from '../helpers/netns.ts';
 import { elementsOf, OPERATOR_RULESET } from '../providers/nftables/harness.ts';
+import { membersOf, resetSets } from '../providers/ipset/harness.ts';
+import { ipsetOptionsSchema } from '../../lib/providers/ipset/config.ts';
+import { createIpsetProvider } from '../../lib/providers/ipset/provider.ts';
 
 // Public-looking addresses (inside the namespaces only): the relay's never-block list refuses documentation ranges.
 const HOST = '45.90.0.1';
+const HOST_V6 = '2a0c:9a40:1::1';
+const ATTACKER_V6 = '2a0c:9a40:1::10';
+const CLEAN_V6 = '2a0c:9a40:1::20';
 const ATTACKER = '45.90.0.10';
 const SHARED = '45.90.0.11';
 const CLEAN = '45.90.0.20';
@@ -37,8 +43,8 @@ describe.skipIf(availability.skip)('nftables through the one-box relay (real ker
     host = await createNetns('e2eh');
     attacker = await createNetns('e2ea');
     await connectVeth(
-      { ns: host, ifname: 'ftr-e2e-h', addresses: [`${HOST}/24`] },
-      { ns: attacker, ifname: 'ftr-e2e-a', addresses: [`${ATTACKER}/24`, `${SHARED}/24`, `${CLEAN}/24`] },
+      { ns: host, ifname: 'ftr-e2e-h', addresses: [`${HOST}/24`, `${HOST_V6}/64`] },
+      { ns: attacker, ifname: 'ftr-e2e-a', addresses: [`${ATTACKER}/24`, `${SHARED}/24`, `${CLEAN}/24`, `${ATTACKER_V6}/64`, `${CLEAN_V6}/64`] },
     );
     await host.nft(`flush ruleset\n${OPERATOR_RULESET}`);
     // The operator's own element, without the relay's comment.
@@ -87,5 +93,32 @@ describe.skipIf(availability.skip)('nftables through the one-box relay (real ker
     expect(sharedAfterFirstEnd).toBe(false);
     expect(afterBoth).toEqual([OPERATOR_OWN]);
     expect(attackerAfter).toBe(true);
+  }, 60_000);
+
+  it('iptables with ipset: an IPv6 attacker lands in the v6 set and is dropped, a clean IPv6 source passes, and nothing is left at the end', async () => {
+    // Prepare: the operator's sets and iptables/ip6tables rules, with an entry of their own.
+    await host!.nft('flush ruleset');
+    await resetSets(host!);
+    await host!.exec('ipset', ['add', 'flowtriq_v4', OPERATOR_OWN]);
+    const provider = createIpsetProvider({ id: 'host', options: ipsetOptionsSchema.parse({}) }, { runner: host!.run });
+    const { send } = await startTestRelay({ integrations: [{ id: 'host', type: 'ipset', ttl: '1h' }], providers: new Map([['host', provider]]) }, cleanups);
+    const members = async (set: string) => (await membersOf(host!, set)).map((member) => member.ip);
+
+    // Act
+    await send(attackEvent({ type: 'attack_start', uuid: 'inc-v6', at: Date.now(), ips: [ATTACKER, ATTACKER_V6] }));
+    const v4During = await members('flowtriq_v4');
+    const v6During = await membersOf(host!, 'flowtriq_v6');
+    const attackerV6During = await udpPasses(attacker!, ATTACKER_V6, HOST_V6, echo!.port);
+    const cleanV6During = await udpPasses(attacker!, CLEAN_V6, HOST_V6, echo!.port);
+    await send(attackEvent({ type: 'attack_end', uuid: 'inc-v6', at: Date.now() + 1 }));
+
+    // Assess
+    expect(v4During.sort()).toEqual([ATTACKER, OPERATOR_OWN].sort());
+    expect(v6During).toEqual([expect.objectContaining({ ip: ATTACKER_V6, comment: 'flowtriq-relay' })]);
+    expect(v6During[0]!.timeout).toBeGreaterThan(3_500);
+    expect([attackerV6During, cleanV6During]).toEqual([false, true]);
+    expect(await members('flowtriq_v4')).toEqual([OPERATOR_OWN]);
+    expect(await members('flowtriq_v6')).toEqual([]);
+    expect(await udpPasses(attacker!, ATTACKER_V6, HOST_V6, echo!.port)).toBe(true);
   }, 60_000);
 });
