@@ -4,14 +4,9 @@
  * SigV4 and talking to the WAFv2 simulator (in process, through the relay's
  * Transport; it checks every signature and lock token).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config/load.ts';
-import { silentLogger } from '../../lib/log/logger.ts';
-import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
-import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
+import { attackEvent, publicIps } from '../helpers/events.ts';
+import { startTestRelay } from '../helpers/test-relay.ts';
 import { postSignedEvent } from '../helpers/webhook-client.ts';
 import { AwsSimulator, SIM_CREDENTIALS } from '../simulators/aws/aws.ts';
 import type { Checkpoint } from '../../lib/engine/types.ts';
@@ -25,30 +20,18 @@ afterEach(async () => {
 async function setup(options: { ownership?: 'shared' | 'dedicated'; sim?: AwsSimulator; dir?: string; checkpoint?: (point: Checkpoint) => void } = {}) {
   const sim = options.sim ?? new AwsSimulator({ now: Date.now });
   if (!options.sim) sim.addIpSet({ name: 'relay-blocks', id: IPSET_ID, description: 'web ACL block list', addresses: options.ownership === 'dedicated' ? [] : ['192.0.2.0/24'] });
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'relay-waf-'));
-  if (!options.dir) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const config = parseConfig({
-    storage: { dir },
-    webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
-    sweeper: { interval: '1h', driftCheck: '1h' },
-    integrations: [
-      { id: 'waf', type: 'aws-waf-ipset', ttl: '1h', options: { region: 'eu-west-1', name: 'relay-blocks', id: IPSET_ID, ownership: options.ownership ?? 'shared' } },
-    ],
-  });
-  const relay: OneBox = await startOneBox({
-    loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
-    logger: silentLogger,
-    env: { HOOK_SECRET: TEST_SECRET, AWS_ACCESS_KEY_ID: SIM_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: SIM_CREDENTIALS.secretAccessKey },
-    port: 0,
-    sweeper: false,
-    transport: sim.transport,
-    ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
-  });
-  cleanups.push(() => relay.stop());
-  const send = async (event: ReturnType<typeof attackEvent>) => {
-    expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
-    await relay.idle();
-  };
+  const { relay, send, dir } = await startTestRelay(
+    {
+      integrations: [
+        { id: 'waf', type: 'aws-waf-ipset', ttl: '1h', options: { region: 'eu-west-1', name: 'relay-blocks', id: IPSET_ID, ownership: options.ownership ?? 'shared' } },
+      ],
+      env: { AWS_ACCESS_KEY_ID: SIM_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: SIM_CREDENTIALS.secretAccessKey },
+      transport: sim.transport,
+      ...(options.dir ? { dir: options.dir } : {}),
+      ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+    },
+    cleanups,
+  );
   return { sim, relay, send, dir };
 }
 

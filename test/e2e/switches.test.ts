@@ -12,20 +12,15 @@
  * turned off; a change made behind the relay's back → left as it is and
  * reported in status.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectStatus } from '../../lib/cli/status.ts';
-import { parseConfig } from '../../lib/config/load.ts';
-import { silentLogger } from '../../lib/log/logger.ts';
 import { SWITCH_KEY } from '../../lib/model/types.ts';
 import { switchRecord } from '../../lib/planner/plan-switch.ts';
-import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
 import type { Transport } from '../../lib/transport/types.ts';
 import type { Checkpoint } from '../../lib/engine/types.ts';
 import { ManualClock } from '../helpers/clock.ts';
-import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
+import { attackEvent, publicIps } from '../helpers/events.ts';
+import { startTestRelay } from '../helpers/test-relay.ts';
 import { postSignedEvent } from '../helpers/webhook-client.ts';
 import { DEFAULT_PASSWORD, DEFAULT_USERNAME, HetznerRobotSimulator, rule } from '../simulators/hetzner/robot.ts';
 import { AwsSimulator, SIM_ACCOUNT, SIM_CREDENTIALS } from '../simulators/aws/aws.ts';
@@ -177,31 +172,23 @@ afterEach(async () => {
 async function setup(make: () => SwitchUnderTest) {
   const device = make();
   const clock = new ManualClock(Date.now());
-  const dir = mkdtempSync(join(tmpdir(), 'relay-switch-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const parts = await startRelay(device, dir, clock);
-  return { device, clock, dir, ...parts };
+  const parts = await startRelay(device, undefined, clock);
+  return { device, clock, ...parts };
 }
 
-/** A one-box relay over `dir` (a restart is another call on the same dir and device). */
-async function startRelay(device: SwitchUnderTest, dir: string, clock: ManualClock, checkpoint?: (point: Checkpoint) => void) {
-  const config = parseConfig({
-    storage: { dir },
-    webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
-    sweeper: { interval: '1h', driftCheck: '1h' },
-    integrations: [{ id: 'scrub', ttl: '1d', holdDown: '15m', ...device.integration }],
-  });
-  const relay: OneBox = await startOneBox({
-    loaded: { config, file: join(dir, 'relay.config.json'), defaultedToDryRun: false },
-    logger: silentLogger,
-    env: { ...device.env, HOOK_SECRET: TEST_SECRET },
-    port: 0,
-    sweeper: false,
-    transport: device.transport,
-    now: clock.now,
-    ...(checkpoint ? { checkpoint } : {}),
-  });
-  cleanups.push(() => relay.stop());
+/** A one-box relay over `dir` (a restart is another call on the same dir and device; a new one when undefined). */
+async function startRelay(device: SwitchUnderTest, dir: string | undefined, clock: ManualClock, checkpoint?: (point: Checkpoint) => void) {
+  const { relay, dir: used } = await startTestRelay(
+    {
+      integrations: [{ id: 'scrub', ttl: '1d', holdDown: '15m', ...device.integration }],
+      env: device.env,
+      transport: device.transport,
+      now: clock.now,
+      ...(dir ? { dir } : {}),
+      ...(checkpoint ? { checkpoint } : {}),
+    },
+    cleanups,
+  );
   const post = async (type: 'attack_start' | 'attack_end', uuid: string) => {
     const event = type === 'attack_start' ? attackEvent({ type, uuid, at: Date.now(), ips: publicIps(1) }) : attackEvent({ type, uuid, at: Date.now() + 1 });
     expect(await postSignedEvent(relay.webhookUrl, event)).toBe(202);
@@ -211,7 +198,7 @@ async function startRelay(device: SwitchUnderTest, dir: string, clock: ManualClo
     await relay.idle();
   };
   const record = async () => switchRecord((await relay.store.getBlocks([{ integration: 'scrub', key: SWITCH_KEY }]))[0]?.snapshot);
-  return { relay, post, send, record };
+  return { relay, post, send, record, dir: used };
 }
 
 describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, make) => {
@@ -275,11 +262,9 @@ describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, 
     // Prepare: the first process dies right after switching the resource on.
     const device = make();
     const clock = new ManualClock(Date.now());
-    const dir = mkdtempSync(join(tmpdir(), 'relay-switch-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const before = structuredClone(device.account());
     let crashed = false;
-    const dying = await startRelay(device, dir, clock, (point) => {
+    const dying = await startRelay(device, undefined, clock, (point) => {
       if (point === 'after-provider' && !crashed) {
         crashed = true;
         throw new Error('simulated crash after the provider call');
@@ -290,7 +275,7 @@ describe.each(Object.entries(SWITCHES))('%s through the one-box relay', (_name, 
     await dying.send('attack_start', 'inc-1');
     const onWhenItDied = device.isOn();
     await dying.relay.stop();
-    const restarted = await startRelay(device, dir, clock);
+    const restarted = await startRelay(device, dying.dir, clock);
     const stored = await restarted.record();
     await restarted.send('attack_end', 'inc-1');
     clock.advance(HOLD_DOWN_MS);

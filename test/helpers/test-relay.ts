@@ -29,11 +29,13 @@ export interface TestRelayOptions extends Partial<Pick<OneBoxOptions, 'transport
   config?: Record<string, unknown>;
   /** Environment for the integrations' secrets (the webhook secret is added). */
   env?: Record<string, string>;
+  /** An existing storage directory (a restart of an earlier relay); the caller removes it. */
+  dir?: string;
 }
 
 export async function startTestRelay(options: TestRelayOptions, cleanups: (() => Promise<void> | void)[]): Promise<TestRelay> {
-  const dir = mkdtempSync(join(tmpdir(), 'relay-e2e-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'relay-e2e-'));
+  if (options.dir === undefined) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const config = parseConfig({
     storage: { dir },
     webhook: { secrets: [{ env: 'HOOK_SECRET' }] },
