@@ -19,6 +19,9 @@ import { postSignedEvent } from '../helpers/webhook-client.ts';
 
 const available = crowdsecAvailability();
 
+// Runs wherever CrowdSec is installed (scripts/engines/crowdsec.mjs installs it
+// in CI). Without it, outside CI only: with CI=true the guard suite in
+// test/providers/crowdsec/lapi.test.ts fails the run instead.
 describe.runIf(available.ok)('crowdsec through the one-box relay (real LAPI)', () => {
   let lapi: RunningLapi;
   let relay: OneBox;

@@ -32,6 +32,9 @@ const OPERATOR_OWN = '45.90.0.99';
 
 const availability = netnsAvailability();
 
+// Skipped only outside CI, on a machine that cannot make network namespaces
+// (not root, or nft/ipset/ip missing): netnsAvailability() prints why. With
+// CI=true it never skips: beforeAll's assertNetnsUsable() fails the suite.
 describe.skipIf(availability.skip)('nftables through the one-box relay (real kernel)', () => {
   let host: Netns | undefined;
   let attacker: Netns | undefined;

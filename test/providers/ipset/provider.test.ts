@@ -13,6 +13,9 @@ import { inputDrops, ipsetProvider, membersOf, resetSets } from './harness.ts';
 const availability = netnsAvailability();
 const OPERATOR_V6 = 'create flowtriq_v6 hash:ip family inet6 timeout 0 comment';
 
+// Skipped only outside CI, on a machine that cannot make network namespaces
+// (not root, or nft/ipset/ip missing): netnsAvailability() prints why. With
+// CI=true it never skips: beforeAll's assertNetnsUsable() fails the suite.
 describe.skipIf(availability.skip)('ipset provider (real kernel, network namespaces)', () => {
   let lab: Lab | undefined;
 

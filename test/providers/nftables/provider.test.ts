@@ -25,6 +25,9 @@ import {
 
 const availability = netnsAvailability();
 
+// Skipped only outside CI, on a machine that cannot make network namespaces
+// (not root, or nft/ipset/ip missing): netnsAvailability() prints why. With
+// CI=true it never skips: beforeAll's assertNetnsUsable() fails the suite.
 describe.skipIf(availability.skip)('nftables provider (real kernel, network namespaces)', () => {
   let lab: Lab | undefined;
 
