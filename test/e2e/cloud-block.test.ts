@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Transport } from '../../lib/transport/types.ts';
 import { attackEvent, publicIps } from '../helpers/events.ts';
 import { startTestRelay } from '../helpers/test-relay.ts';
+import { blocklistPromise } from '../helpers/blocklist-promise.ts';
 import { AzureArmSimulator, CLIENT_ID, CLIENT_SECRET, NSG_NAME, RESOURCE_GROUP, SUBSCRIPTION, TENANT } from '../simulators/azure/arm.ts';
 import { GcpSimulator, makeServiceAccount } from '../simulators/gcp/compute.ts';
 import { addOperatorRules } from '../providers/azure/harness.ts';
@@ -97,4 +98,9 @@ describe.each(Object.entries(CLOUDS))('%s through the one-box relay', (_name, ma
     expect(cloud.customerRules()).toEqual(before);
     expect(Object.values(cloud.misbehaviour()).every((count) => count === 0), JSON.stringify(cloud.misbehaviour())).toBe(true);
   }, 30_000);
+
+  blocklistPromise(() => {
+    const cloud = make();
+    return { ...cloud, enforced: cloud.denied, others: cloud.customerRules };
+  }, cleanups);
 });

@@ -9,13 +9,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load.ts';
 import { silentLogger } from '../../lib/log/logger.ts';
 import { startOneBox, type OneBox } from '../../lib/runtime/one-box.ts';
 import { crowdsecAvailability, startCrowdsecLapi, type RunningLapi } from '../helpers/crowdsec-lapi.ts';
 import { attackEvent, publicIps, TEST_SECRET } from '../helpers/events.ts';
 import { postSignedEvent } from '../helpers/webhook-client.ts';
+import { blocklistPromise } from '../helpers/blocklist-promise.ts';
 
 const available = crowdsecAvailability();
 
@@ -77,4 +78,24 @@ describe.runIf(available.ok)('crowdsec through the one-box relay (real LAPI)', (
     expect(await operators(a)).toHaveLength(1);
     expect(await operators(operatorOnly)).toHaveLength(1);
   }, 60_000);
+
+  describe('burst and crash', () => {
+    const cleanups: (() => Promise<void> | void)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    blocklistPromise(async () => {
+      // The operator bans an address of the burst pool themselves (once; the LAPI outlives each test).
+      const operatorIp = publicIps(6, 46)[5]!;
+      if ((await lapi.bouncerDecisions(operatorIp)).every((decision) => decision.origin !== 'cscli')) lapi.addOperatorDecision(operatorIp, { duration: '24h' });
+      const decisions = async () => (await lapi.bouncerDecisions()).map(({ id, origin, scenario, type, value }) => ({ id, origin, scenario, type, value }));
+      return {
+        integration: { type: 'crowdsec', options: { url: lapi.url, machineId: lapi.machineId }, secrets: { password: { env: 'LAPI_PASSWORD' } } },
+        env: { LAPI_PASSWORD: lapi.password },
+        enforced: async () => (await decisions()).filter((decision) => decision.scenario === 'flowtriq-relay/list').map((decision) => decision.value).sort(),
+        others: async () => (await decisions()).filter((decision) => decision.scenario !== 'flowtriq-relay/list').sort((x, y) => x.id - y.id),
+      };
+    }, cleanups);
+  });
 });

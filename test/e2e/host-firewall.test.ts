@@ -13,6 +13,7 @@ import { nftablesOptionsSchema } from '../../lib/providers/nftables/config.ts';
 import { createNftablesProvider } from '../../lib/providers/nftables/provider.ts';
 import { attackEvent } from '../helpers/events.ts';
 import { startTestRelay } from '../helpers/test-relay.ts';
+import { blocklistPromise } from '../helpers/blocklist-promise.ts';
 import { assertNetnsUsable, connectVeth, createNetns, deleteNetns, netnsAvailability, startUdpEcho, udpPasses, type Netns, type UdpEcho } from '../helpers/netns.ts';
 import { elementsOf, OPERATOR_RULESET } from '../providers/nftables/harness.ts';
 import { membersOf, resetSets } from '../providers/ipset/harness.ts';
@@ -124,4 +125,32 @@ describe.skipIf(availability.skip)('nftables through the one-box relay (real ker
     expect(await members('flowtriq_v6')).toEqual([]);
     expect(await udpPasses(attacker!, ATTACKER_V6, HOST_V6, echo!.port)).toBe(true);
   }, 60_000);
+
+  describe('nftables: burst and crash', () => {
+    blocklistPromise(async () => {
+      await host!.nft(`flush ruleset\n${OPERATOR_RULESET}`);
+      await host!.nft(`add element inet flowtriq flowtriq_v4 { ${OPERATOR_OWN} }`);
+      const elements = () => elementsOf(host!, 'flowtriq_v4');
+      return {
+        integration: { type: 'nftables' },
+        provider: () => createNftablesProvider({ id: 'list', options: nftablesOptionsSchema.parse({}) }, { runner: host!.run }),
+        enforced: async () => (await elements()).filter((element) => element.comment === 'flowtriq-relay').map((element) => element.ip).sort(),
+        others: async () => ({ own: (await elements()).filter((element) => element.comment !== 'flowtriq-relay'), ruleset: (await host!.exec('nft', ['list', 'chain', 'inet', 'flowtriq', 'input'])).stdout }),
+      };
+    }, cleanups);
+  });
+
+  describe('ipset: burst and crash', () => {
+    blocklistPromise(async () => {
+      await host!.nft('flush ruleset');
+      await resetSets(host!);
+      await host!.exec('ipset', ['add', 'flowtriq_v4', OPERATOR_OWN]);
+      return {
+        integration: { type: 'ipset' },
+        provider: () => createIpsetProvider({ id: 'list', options: ipsetOptionsSchema.parse({}) }, { runner: host!.run }),
+        enforced: async () => (await membersOf(host!, 'flowtriq_v4')).filter((member) => member.comment === 'flowtriq-relay').map((member) => member.ip).sort(),
+        others: async () => ({ own: (await membersOf(host!, 'flowtriq_v4')).filter((member) => member.comment !== 'flowtriq-relay'), rules: (await host!.exec('iptables', ['-S', 'INPUT'])).stdout }),
+      };
+    }, cleanups);
+  });
 });
