@@ -259,14 +259,46 @@ export class AbuseipdbProvider implements BlocklistProvider {
       });
       return;
     }
-    const pending = await this.#withinLimits(candidates, uuid, results, entries, log, ctx);
+    const allowed = await this.#withinLimits(candidates, uuid, results, entries, log, ctx);
+    if (allowed.length === 0) return;
+    const { pending, release } = await this.#claim(uuid, allowed, ctx);
+    const claimedBefore = allowed.filter((item) => !pending.includes(item));
+    if (claimedBefore.length > 0) {
+      for (const item of claimedBefore) memory.handled.add(item.ip);
+      okAll(claimedBefore.map((item) => item.index));
+      log.info('abuseipdb: already sent for this incident (by this relay before a restart, or by another process); not sent again', { integration: this.id, incident: uuid, ips: claimedBefore.map((item) => item.ip).slice(0, 20), ipCount: claimedBefore.length });
+    }
     if (pending.length === 0) return;
     const report = { categories, comment, ...(timestamp !== undefined ? { timestamp } : {}) };
     let singles = pending;
     if (pending.length > this.#o.options.bulkThreshold && !this.#isExhausted('bulk-report')) {
-      singles = await this.#bulk(uuid, pending, report, memory, entries, results, op);
+      singles = await this.#bulk(uuid, pending, report, memory, entries, results, op, release);
     }
-    if (singles.length > 0) await this.#singles(uuid, singles, report, memory, entries, results, op);
+    if (singles.length > 0) await this.#singles(uuid, singles, report, memory, entries, results, op, release);
+  }
+
+  /**
+   * Write-ahead claims in the relay's shared counter (ctx.counter), one per
+   * incident and address, taken before the report is sent: a process that
+   * crashed after sending but before recording it, and the one that retries
+   * its work, never report the same address for the same incident twice.
+   * Claims are released when AbuseIPDB answered that it saved nothing and
+   * the report is tried again (rate limit, failure). Without the counter,
+   * this process's memory alone.
+   */
+  async #claim(uuid: string, items: Candidate[], ctx: ProviderContext): Promise<{ pending: Candidate[]; release: (list: Candidate[]) => Promise<void> }> {
+    const counter = ctx.counter;
+    if (!counter) return { pending: items, release: async () => {} };
+    const name = (item: Candidate) => `reported:${uuid}:${item.ip}`;
+    const expiresAt = this.#o.now() + INCIDENT_MEMORY_MS;
+    const pending: Candidate[] = [];
+    for (const item of items) if ((await counter(name(item), 1, expiresAt)) === 1) pending.push(item);
+    return {
+      pending,
+      release: async (list) => {
+        for (const item of list) await counter(name(item), -1, expiresAt);
+      },
+    };
   }
 
   /** Rate-limit pause, report quota used up, daily budget: what is left to send. */
@@ -312,6 +344,7 @@ export class AbuseipdbProvider implements BlocklistProvider {
     entries: BlockEntry[],
     results: (Outcome | undefined)[],
     op: AbuseipdbOp,
+    release: (list: Candidate[]) => Promise<void>,
   ): Promise<Candidate[]> {
     const log = op.logger;
     const chunk = pending.slice(0, ABUSEIPDB_BULK_MAX_LINES - 1);
@@ -366,12 +399,14 @@ export class AbuseipdbProvider implements BlocklistProvider {
     }
     if (outcome.kind === 'rate-limited') {
       this.#pause(outcome.retryAfterMs);
+      await release(pending);
       for (const item of pending) {
         results[item.index] = { ip: entries[item.index]!.ip, ok: false, error: `${this.#label}: POST /bulk-report rate limited (${outcome.detail || '429'}); tried again later`, retryAfterMs: outcome.retryAfterMs };
       }
       return [];
     }
     if (outcome.kind === 'failed') {
+      await release(pending);
       for (const item of pending) {
         results[item.index] = {
           ip: entries[item.index]!.ip,
@@ -396,6 +431,7 @@ export class AbuseipdbProvider implements BlocklistProvider {
     entries: BlockEntry[],
     results: (Outcome | undefined)[],
     op: AbuseipdbOp,
+    release: (list: Candidate[]) => Promise<void>,
   ): Promise<void> {
     const log = op.logger;
     let sent = 0;
@@ -436,9 +472,11 @@ export class AbuseipdbProvider implements BlocklistProvider {
           break;
         case 'rate-limited':
           this.#pause(outcome.retryAfterMs);
+          await release(rest);
           answer({ ok: false, error: `${this.#label}: POST /report rate limited (${outcome.detail || '429'}); tried again later`, retryAfterMs: outcome.retryAfterMs }, rest);
           break;
         case 'failed':
+          await release(rest);
           answer(
             { ok: false, error: `${this.#label}: ${outcome.message}`, ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}) },
             [item],

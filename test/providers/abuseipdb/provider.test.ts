@@ -382,6 +382,72 @@ describe('abuseipdb provider: a budget shared by several processes', () => {
   });
 });
 
+describe('abuseipdb provider: a crash after sending (write-ahead claims in the shared counter)', () => {
+  function sharedCounter(ctx: ProviderContext) {
+    const store = SqliteStateStore.open(':memory:');
+    const shared: ProviderContext = { ...ctx, counter: (name, amount, expiresAt) => store.addToCounter(`abuse:${name}`, amount, expiresAt) };
+    return { store, shared };
+  }
+
+  it('a restarted process retrying the same removal an hour later reports nothing again for that incident', async () => {
+    // Prepare: the first process sent the reports and died before recording them.
+    const { provider, build, simulator, ctx, incident, entries, clock } = setup();
+    const { store, shared } = sharedCounter(ctx);
+    incident(INCIDENT);
+    await provider.remove(entries(ips(3)), shared);
+    clock.advance(60 * 60_000);
+    const restarted = build();
+
+    // Act
+    const results = await restarted.remove(entries(ips(3)), shared);
+    await store.close();
+
+    // Assess: AbuseIPDB's 15-minute rule would have let a second report through.
+    expect(results).toEqual(ips(3).map((ip) => ({ ip, ok: true })));
+    expect(simulator.reports.map((report) => report.ip)).toEqual(ips(3));
+    expectCarefulClient(simulator);
+  });
+
+  it('still reports the same address for another incident', async () => {
+    // Prepare
+    const { provider, build, simulator, ctx, incident, entries, clock } = setup();
+    const { store, shared } = sharedCounter(ctx);
+    incident(INCIDENT);
+    incident(OTHER_INCIDENT);
+    await provider.remove(entries(['45.9.0.1']), shared);
+    clock.advance(60 * 60_000);
+
+    // Act
+    await build().remove(entries(['45.9.0.1'], OTHER_INCIDENT), shared);
+    await store.close();
+
+    // Assess
+    expect(simulator.reportsOf('45.9.0.1')).toHaveLength(2);
+  });
+
+  it('releases the claims when AbuseIPDB saved nothing (rate limit, 5xx), so the retry reports them', async () => {
+    // Prepare
+    const { provider, simulator, ctx, incident, entries, clock } = setup();
+    const { store, shared } = sharedCounter(ctx);
+    incident(INCIDENT);
+    simulator.failNext({ endpoint: 'report', status: 429, headers: { 'retry-after': '30', 'x-ratelimit-remaining': '900' }, body: { errors: [{ detail: 'Too Many Attempts.', status: 429 }] } });
+
+    // Act
+    const limited = await provider.remove(entries(ips(2)), shared);
+    clock.advance(30_000);
+    simulator.failNext({ endpoint: 'report', status: 502 });
+    const failed = await provider.remove(entries(ips(2)), shared);
+    const retried = await provider.remove(entries(ips(2)), shared);
+    await store.close();
+
+    // Assess
+    expect([limited, failed].map((results) => results.map((result) => result.ok))).toEqual([[false, false], [false, false]]);
+    expect(retried).toEqual(ips(2).map((ip) => ({ ip, ok: true })));
+    expect(simulator.reports.map((report) => report.ip)).toEqual(ips(2));
+    expectCarefulClient(simulator);
+  });
+});
+
 describe('abuseipdb provider: bulk reports', () => {
   it('sends an incident with more than bulkThreshold addresses as one CSV upload', async () => {
     // Prepare
