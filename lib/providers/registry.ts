@@ -7,6 +7,7 @@
  * The never-block guard is not applied here (it needs the node's addresses);
  * wrap blocklist providers with `guardBlocklist` (./guard.ts).
  */
+import type { SecretRef } from '../config/secret-ref.ts';
 import { resolveRequiredSecret } from '../config/secrets.ts';
 import type { IntegrationConfig } from '../config/schema.ts';
 import type { Logger } from '../log/types.ts';
@@ -58,6 +59,9 @@ export interface ProviderDeps {
 export function createProvider(integration: IntegrationConfig, deps: ProviderDeps): Provider {
   const path = deps.configPath ?? `integrations[id=${integration.id}]`;
   const logger = deps.logger.child({ integration: integration.id, type: integration.type });
+  const env = deps.env ?? process.env;
+  /** A required secret of this integration, its config path in the error when missing. */
+  const required = <K extends string>(secrets: Record<K, SecretRef>, name: K) => resolveRequiredSecret(secrets[name], `${path}.secrets.${name}`, env);
   switch (integration.type) {
     case 'dry-run': {
       const provider =
@@ -68,11 +72,7 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
       return provider;
     }
     case 'webhook': {
-      const signingSecret = resolveRequiredSecret(
-        integration.secrets.signingSecret,
-        `${path}.secrets.signingSecret`,
-        deps.env ?? process.env,
-      );
+      const signingSecret = required(integration.secrets, 'signingSecret');
       const provider = new WebhookProvider(integration, {
         ...deps.webhook,
         transport: deps.transport,
@@ -89,7 +89,6 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
     }
     case 'pfsense': {
       const tls = deviceTls(integration.options.tls, { where: `${path}.options` });
-      const env = deps.env ?? process.env;
       if (integration.options.apiVersion === 'v2') {
         const secret = (name: 'username' | 'password' | 'apiKey') => {
           const ref = integration.secrets[name];
@@ -112,12 +111,11 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
       return ready(logger, withAuthCooldown(provider), integration.options.url);
     }
     case 'routeros': {
-      const env = deps.env ?? process.env;
       const provider = new RouterOsProvider(
         integration,
         {
-          username: resolveRequiredSecret(integration.secrets.username, `${path}.secrets.username`, env),
-          password: resolveRequiredSecret(integration.secrets.password, `${path}.secrets.password`, env),
+          username: required(integration.secrets, 'username'),
+          password: required(integration.secrets, 'password'),
         },
         deps.transport,
         deviceTls(integration.options.tls, { where: `${path}.options` }),
@@ -125,14 +123,13 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
       return ready(logger, withAuthCooldown(provider), integration.options.url);
     }
     case 'hetzner-robot': {
-      const env = deps.env ?? process.env;
       const provider = createHetznerRobotProvider(
-        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        asSwitch(integration),
         {
           transport: deps.transport,
           secrets: {
-            username: resolveRequiredSecret(integration.secrets.username, `${path}.secrets.username`, env),
-            password: resolveRequiredSecret(integration.secrets.password, `${path}.secrets.password`, env),
+            username: required(integration.secrets, 'username'),
+            password: required(integration.secrets, 'password'),
           },
           logger,
         },
@@ -143,28 +140,24 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
     case 'cloudflare-magic-transit':
     case 'cloudflare-under-attack': {
       // No auth cooldown: Cloudflare does not lock a token out after refusals.
-      const env = deps.env ?? process.env;
       const cloudflareDeps = {
         transport: deps.transport,
-        secrets: { apiToken: resolveRequiredSecret(integration.secrets.apiToken, `${path}.secrets.apiToken`, env) },
+        secrets: { apiToken: required(integration.secrets, 'apiToken') },
         logger,
       };
       const provider =
         integration.type === 'cloudflare-magic-transit'
-          ? createCloudflareMagicTransitProvider({ id: integration.id, options: integration.options, holdDownMs: integration.holdDown }, cloudflareDeps)
-          : createCloudflareUnderAttackProvider({ id: integration.id, options: integration.options, holdDownMs: integration.holdDown }, cloudflareDeps);
+          ? createCloudflareMagicTransitProvider(asSwitch(integration), cloudflareDeps)
+          : createCloudflareUnderAttackProvider(asSwitch(integration), cloudflareDeps);
       logger.info('provider ready', { kind: provider.kind });
       return provider;
     }
     case 'ovh': {
-      const env = deps.env ?? process.env;
-      const secret = (name: 'applicationKey' | 'applicationSecret' | 'consumerKey') =>
-        resolveRequiredSecret(integration.secrets[name], `${path}.secrets.${name}`, env);
       const provider = createOvhProvider(
-        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
+        asSwitch(integration),
         {
           transport: deps.transport,
-          secrets: { applicationKey: secret('applicationKey'), applicationSecret: secret('applicationSecret'), consumerKey: secret('consumerKey') },
+          secrets: { applicationKey: required(integration.secrets, 'applicationKey'), applicationSecret: required(integration.secrets, 'applicationSecret'), consumerKey: required(integration.secrets, 'consumerKey') },
           logger,
         },
       );
@@ -174,62 +167,56 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
     case 'aws-shield':
     case 'aws-waf-ipset': {
       // No auth cooldown: AWS does not lock out a caller after failed signatures.
-      const env = deps.env ?? process.env;
       const awsDeps = { transport: deps.transport, secrets: resolveAwsCredentials(integration.secrets, `${path}.secrets`, env), logger };
       const provider =
         integration.type === 'aws-shield'
-          ? createAwsShieldProvider({ id: integration.id, options: integration.options, holdDownMs: integration.holdDown }, awsDeps)
+          ? createAwsShieldProvider(asSwitch(integration), awsDeps)
           : createAwsWafIpSetProvider({ id: integration.id, options: integration.options }, awsDeps);
       logger.info('provider ready', { kind: provider.kind });
       return provider;
     }
     case 'digitalocean': {
       // No auth cooldown: DigitalOcean documents no lockout after refused tokens.
-      const env = deps.env ?? process.env;
       const provider = createDigitalOceanProvider(
-        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
-        { transport: deps.transport, secrets: { apiToken: resolveRequiredSecret(integration.secrets.apiToken, `${path}.secrets.apiToken`, env) }, logger },
+        asSwitch(integration),
+        { transport: deps.transport, secrets: { apiToken: required(integration.secrets, 'apiToken') }, logger },
       );
       logger.info('provider ready', { kind: provider.kind, firewalls: integration.options.firewalls.length });
       return provider;
     }
     case 'vultr': {
       // No auth cooldown: Vultr documents no lockout after refused keys.
-      const env = deps.env ?? process.env;
       const provider = createVultrProvider(
-        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
-        { transport: deps.transport, secrets: { apiKey: resolveRequiredSecret(integration.secrets.apiKey, `${path}.secrets.apiKey`, env) }, logger },
+        asSwitch(integration),
+        { transport: deps.transport, secrets: { apiKey: required(integration.secrets, 'apiKey') }, logger },
       );
       logger.info('provider ready', { kind: provider.kind, instances: integration.options.instances.length });
       return provider;
     }
     case 'linode': {
       // No auth cooldown: Linode documents no lockout after refused tokens.
-      const env = deps.env ?? process.env;
       const provider = createLinodeProvider(
-        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
-        { transport: deps.transport, secrets: { token: resolveRequiredSecret(integration.secrets.token, `${path}.secrets.token`, env) }, logger },
+        asSwitch(integration),
+        { transport: deps.transport, secrets: { token: required(integration.secrets, 'token') }, logger },
       );
       logger.info('provider ready', { kind: provider.kind, firewalls: integration.options.firewalls.length });
       return provider;
     }
     case 'gcp-firewall': {
       // No auth cooldown: Google does not lock a key out after refused tokens; the provider renews its token once on a 401.
-      const env = deps.env ?? process.env;
       const secretPath = `${path}.secrets.serviceAccountKey`;
       const provider = createGcpFirewallProvider(
-        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
-        { transport: deps.transport, secrets: { serviceAccountKey: resolveRequiredSecret(integration.secrets.serviceAccountKey, secretPath, env) }, secretPath, logger },
+        asSwitch(integration),
+        { transport: deps.transport, secrets: { serviceAccountKey: required(integration.secrets, 'serviceAccountKey') }, secretPath, logger },
       );
       logger.info('provider ready', { kind: provider.kind, mode: integration.options.mode });
       return provider;
     }
     case 'azure-nsg': {
       // No auth cooldown: Entra ID does not lock an application out after refused sign-ins; the client signs in again once after a 401.
-      const env = deps.env ?? process.env;
       const provider = createAzureNsgProvider(
-        { id: integration.id, options: integration.options, holdDownMs: integration.holdDown },
-        { transport: deps.transport, secrets: { clientSecret: resolveRequiredSecret(integration.secrets.clientSecret, `${path}.secrets.clientSecret`, env) }, logger },
+        asSwitch(integration),
+        { transport: deps.transport, secrets: { clientSecret: required(integration.secrets, 'clientSecret') }, logger },
       );
       logger.info('provider ready', { kind: provider.kind, mode: integration.options.mode });
       return provider;
@@ -246,20 +233,18 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
     }
     case 'abuseipdb': {
       // No auth cooldown: AbuseIPDB documents no lockout after refused keys; the provider stops on a 401/403 with the fix.
-      const env = deps.env ?? process.env;
       const provider = createAbuseipdbProvider(
         { id: integration.id, options: integration.options },
-        { transport: deps.transport, secrets: { apiKey: resolveRequiredSecret(integration.secrets.apiKey, `${path}.secrets.apiKey`, env) }, logger },
+        { transport: deps.transport, secrets: { apiKey: required(integration.secrets, 'apiKey') }, logger },
       );
       return ready(logger, provider, ABUSEIPDB_API_BASE);
     }
     case 'crowdsec': {
-      const env = deps.env ?? process.env;
       const provider = createCrowdsecProvider(
         { id: integration.id, options: integration.options },
         {
           transport: deps.transport,
-          secrets: { password: resolveRequiredSecret(integration.secrets.password, `${path}.secrets.password`, env) },
+          secrets: { password: required(integration.secrets, 'password') },
           tls: deviceTls(integration.options.tls, { where: `${path}.options` }),
           logger,
         },
@@ -272,6 +257,11 @@ export function createProvider(integration: IntegrationConfig, deps: ProviderDep
     default:
       return unknownType(integration);
   }
+}
+
+/** What a switch provider's factory takes from its integration. */
+function asSwitch<O>(integration: { id: string; options: O; holdDown: number }): { id: string; options: O; holdDownMs: number } {
+  return { id: integration.id, options: integration.options, holdDownMs: integration.holdDown };
 }
 
 function isLoopbackUrl(url: string): boolean {
