@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HostCommandNotFoundError, HostCommandPermissionError, createHostCommandRunner, type HostCommandRunner } from '../../../lib/providers/host-command.ts';
 import { IpsetSetMissingError, IpsetSetUnusableError } from '../../../lib/providers/ipset/errors.ts';
-import { assertNetnsUsable, deleteNetns, netnsAvailability, startUdpEcho, udpPasses, type UdpEcho } from '../../helpers/netns.ts';
-import { ATTACKER_V4, ATTACKER_V6, CLEAN_V4, CLEAN_V6, HOST_V4, HOST_V6, type Lab, createLab, entry } from '../nftables/harness.ts';
+import { assertNetnsUsable, deleteNetns, netnsAvailability } from '../../helpers/netns.ts';
+import { type Lab, createLab, entry, packetProof } from '../nftables/harness.ts';
 import { inputDrops, ipsetProvider, membersOf, resetSets } from './harness.ts';
 
 const availability = netnsAvailability();
@@ -365,41 +365,10 @@ describe.skipIf(availability.skip)('ipset provider (real kernel, network namespa
     });
   });
 
-  describe('packets across a veth pair', () => {
-    let echo: UdpEcho | undefined;
-
-    beforeAll(async () => {
-      echo = await startUdpEcho(lab!.host);
-    });
-
-    afterAll(async () => {
-      await echo?.stop();
-    });
-
-    it('the iptables/ip6tables match-set rule drops a blocked IPv4 and IPv6 attacker while other sources pass, and passes them again after removal', async () => {
-      // Prepare
-      const { provider, clock, ctx } = ipsetProvider(lab!.host);
-      const port = echo!.port;
-      expect(await udpPasses(lab!.attacker, ATTACKER_V4, HOST_V4, port)).toBe(true);
-      expect(await udpPasses(lab!.attacker, ATTACKER_V6, HOST_V6, port)).toBe(true);
-
-      // Act
-      await provider.add([entry(clock, ATTACKER_V4), entry(clock, ATTACKER_V6)], ctx);
-
-      // Assess
-      expect(await udpPasses(lab!.attacker, ATTACKER_V4, HOST_V4, port)).toBe(false);
-      expect(await udpPasses(lab!.attacker, CLEAN_V4, HOST_V4, port)).toBe(true);
-      expect(await udpPasses(lab!.attacker, ATTACKER_V6, HOST_V6, port)).toBe(false);
-      expect(await udpPasses(lab!.attacker, CLEAN_V6, HOST_V6, port)).toBe(true);
-      expect(await inputDrops(lab!.host, 'iptables')).toBeGreaterThanOrEqual(1);
-      expect(await inputDrops(lab!.host, 'ip6tables')).toBeGreaterThanOrEqual(1);
-
-      // Act
-      await provider.remove([entry(clock, ATTACKER_V4), entry(clock, ATTACKER_V6)], ctx);
-
-      // Assess
-      expect(await udpPasses(lab!.attacker, ATTACKER_V4, HOST_V4, port)).toBe(true);
-      expect(await udpPasses(lab!.attacker, ATTACKER_V6, HOST_V6, port)).toBe(true);
-    });
-  });
+  packetProof(
+    'the iptables/ip6tables match-set rule drops a blocked IPv4 and IPv6 attacker while other sources pass, and passes them again after removal',
+    () => lab!,
+    (host) => ipsetProvider(host),
+    async (host) => [await inputDrops(host, 'iptables'), await inputDrops(host, 'ip6tables')],
+  );
 });

@@ -6,9 +6,10 @@
 import { nftablesOptionsSchema } from '../../../lib/providers/nftables/config.ts';
 import { createNftablesProvider } from '../../../lib/providers/nftables/provider.ts';
 import type { HostCommandRunner } from '../../../lib/providers/host-command.ts';
-import type { BlockEntry, ProviderContext } from '../../../lib/providers/types.ts';
+import type { BlockEntry, BlocklistProvider, ProviderContext } from '../../../lib/providers/types.ts';
 import { ManualClock } from '../../helpers/clock.ts';
-import { connectVeth, createNetns, type Netns } from '../../helpers/netns.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectVeth, createNetns, startUdpEcho, udpPasses, type Netns, type UdpEcho } from '../../helpers/netns.ts';
 import { RecordingLogger } from '../../helpers/recording-logger.ts';
 
 /** The operator's ruleset, as /tmp/docs/host-firewall.md shows it (counters added to prove drops). */
@@ -100,3 +101,55 @@ export async function dropCounter(host: Netns, set: string): Promise<number> {
   }
   throw new Error(`no rule uses @${set}`);
 }
+
+/**
+ * Packets across the lab's veth pair (nftables and ipset alike): a blocked
+ * IPv4 and IPv6 attacker is dropped while other sources pass, the firewall's
+ * own drop counters (`drops`, one per family) count it, and after removal
+ * the attacker passes again.
+ */
+export function packetProof(
+  title: string,
+  lab: () => Lab,
+  make: (host: Netns) => { provider: BlocklistProvider; clock: ManualClock; ctx: ProviderContext },
+  drops: (host: Netns) => Promise<number[]>,
+): void {
+  describe('packets across a veth pair', () => {
+    let echo: UdpEcho | undefined;
+
+    beforeAll(async () => {
+      echo = await startUdpEcho(lab().host);
+    });
+
+    afterAll(async () => {
+      await echo?.stop();
+    });
+
+    it(title, async () => {
+      // Prepare
+      const { host, attacker } = lab();
+      const { provider, clock, ctx } = make(host);
+      const passes = (source: string, destination: string) => udpPasses(attacker, source, destination, echo!.port);
+      expect(await passes(ATTACKER_V4, HOST_V4)).toBe(true);
+      expect(await passes(ATTACKER_V6, HOST_V6)).toBe(true);
+
+      // Act
+      await provider.add([entry(clock, ATTACKER_V4), entry(clock, ATTACKER_V6)], ctx);
+
+      // Assess
+      expect(await passes(ATTACKER_V4, HOST_V4)).toBe(false);
+      expect(await passes(CLEAN_V4, HOST_V4)).toBe(true);
+      expect(await passes(ATTACKER_V6, HOST_V6)).toBe(false);
+      expect(await passes(CLEAN_V6, HOST_V6)).toBe(true);
+      for (const count of await drops(host)) expect(count).toBeGreaterThanOrEqual(1);
+
+      // Act
+      await provider.remove([entry(clock, ATTACKER_V4), entry(clock, ATTACKER_V6)], ctx);
+
+      // Assess
+      expect(await passes(ATTACKER_V4, HOST_V4)).toBe(true);
+      expect(await passes(ATTACKER_V6, HOST_V6)).toBe(true);
+    });
+  });
+}
+
