@@ -13,10 +13,3 @@ export interface RelayMetrics {
   /** Drift repair on one integration: blocks re-asserted, or relay entries removed. */
   driftRepair(integration: string, kind: 'reassert' | 'remove', count: number): void;
 }
-
-/** Counts nothing (tests, and processes that export no metrics). */
-export const noMetrics: RelayMetrics = {
-  webhook: () => undefined,
-  deviceRequest: () => undefined,
-  driftRepair: () => undefined,
-};

@@ -22,8 +22,6 @@ export const DIGITALOCEAN_TYPE = 'digitalocean';
 export const DIGITALOCEAN_API_BASE = 'https://api.digitalocean.com';
 /** "Each firewall can have up to 50 total incoming and outgoing rules" (docs.digitalocean.com/products/networking/firewalls/details/limits/). */
 export const DIGITALOCEAN_MAX_RULES = 50;
-/** "Firewall rules are limited to 1000 entries in the Sources or Destinations field" (same page). */
-export const DIGITALOCEAN_MAX_SOURCES = 1000;
 /** Most firewalls one integration may hold (each costs a few requests per look). */
 export const DIGITALOCEAN_MAX_FIREWALLS = 10;
 
