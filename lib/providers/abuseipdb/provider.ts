@@ -89,6 +89,19 @@ interface Candidate {
 }
 
 type Outcome = EntryResult;
+
+/** One incident's reports on their way: what #bulk and #singles share. */
+interface ReportRun {
+  uuid: string;
+  report: { categories: readonly number[]; comment: string; timestamp?: string };
+  memory: IncidentMemory;
+  entries: BlockEntry[];
+  /** Filled in per entry index. */
+  results: (Outcome | undefined)[];
+  op: AbuseipdbOp;
+  /** Gives back the claims of addresses AbuseIPDB saved nothing for (see #claim). */
+  release: (list: Candidate[]) => Promise<void>;
+}
 /** An EntryResult without its address (filled in per entry). */
 type EntryOutcome = EntryResult extends infer R ? (R extends unknown ? Omit<R, 'ip'> : never) : never;
 
@@ -270,11 +283,12 @@ export class AbuseipdbProvider implements BlocklistProvider {
     }
     if (pending.length === 0) return;
     const report = { categories, comment, ...(timestamp !== undefined ? { timestamp } : {}) };
+    const run: ReportRun = { uuid, report, memory, entries, results, op, release };
     let singles = pending;
     if (pending.length > this.#o.options.bulkThreshold && !this.#isExhausted('bulk-report')) {
-      singles = await this.#bulk(uuid, pending, report, memory, entries, results, op, release);
+      singles = await this.#bulk(run, pending);
     }
-    if (singles.length > 0) await this.#singles(uuid, singles, report, memory, entries, results, op, release);
+    if (singles.length > 0) await this.#singles(run, singles);
   }
 
   /**
@@ -336,16 +350,8 @@ export class AbuseipdbProvider implements BlocklistProvider {
   }
 
   /** One bulk report; answers the addresses it covered, returns those to send one by one instead. */
-  async #bulk(
-    uuid: string,
-    pending: Candidate[],
-    report: { categories: readonly number[]; comment: string; timestamp?: string },
-    memory: IncidentMemory,
-    entries: BlockEntry[],
-    results: (Outcome | undefined)[],
-    op: AbuseipdbOp,
-    release: (list: Candidate[]) => Promise<void>,
-  ): Promise<Candidate[]> {
+  async #bulk(run: ReportRun, pending: Candidate[]): Promise<Candidate[]> {
+    const { uuid, report, memory, entries, results, op, release } = run;
     const log = op.logger;
     const chunk = pending.slice(0, ABUSEIPDB_BULK_MAX_LINES - 1);
     const timestamp = report.timestamp ?? formatTimestamp(this.#o.now());
@@ -423,16 +429,8 @@ export class AbuseipdbProvider implements BlocklistProvider {
   }
 
   /** One POST /report per address, in order, stopping at the first limit. */
-  async #singles(
-    uuid: string,
-    pending: Candidate[],
-    report: { categories: readonly number[]; comment: string; timestamp?: string },
-    memory: IncidentMemory,
-    entries: BlockEntry[],
-    results: (Outcome | undefined)[],
-    op: AbuseipdbOp,
-    release: (list: Candidate[]) => Promise<void>,
-  ): Promise<void> {
+  async #singles(run: ReportRun, pending: Candidate[]): Promise<void> {
+    const { uuid, report, memory, entries, results, op, release } = run;
     const log = op.logger;
     let sent = 0;
     let cooled = 0;
